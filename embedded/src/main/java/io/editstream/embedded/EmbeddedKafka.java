@@ -1,0 +1,225 @@
+package io.editstream.embedded;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.utils.Time;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import kafka.server.KafkaConfig;
+import kafka.server.KafkaRaftServer;
+import kafka.tools.StorageTool;
+
+/**
+ * A real single-node Kafka cluster (KRaft, combined broker + controller) running in this JVM, listening on
+ * 127.0.0.1 only, with its log directory in a fresh temporary folder that is deleted on close.
+ *
+ * <p>Replication factors are 1 so that transactions (exactly-once) work on one node.
+ */
+public final class EmbeddedKafka implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(EmbeddedKafka.class);
+    private static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
+
+    private final Path logDir;
+    private final String bootstrapServers;
+    private final KafkaRaftServer server;
+    private boolean closed;
+
+    private EmbeddedKafka(Path logDir, String bootstrapServers, KafkaRaftServer server) {
+        this.logDir = logDir;
+        this.bootstrapServers = bootstrapServers;
+        this.server = server;
+    }
+
+    /** Formats a temporary log directory, starts the broker and waits until it answers. */
+    public static EmbeddedKafka start() {
+        return start(Map.of());
+    }
+
+    /** As {@link #start()}, with broker properties that override the defaults. */
+    public static EmbeddedKafka start(Map<String, String> overrides) {
+        Path logDir;
+        try {
+            logDir = Files.createTempDirectory("editstream-kafka-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the broker's log directory", e);
+        }
+        KafkaRaftServer server = null;
+        try {
+            int brokerPort = LoopbackPorts.freePort();
+            int controllerPort = LoopbackPorts.freePort();
+            Properties props = brokerProperties(logDir, brokerPort, controllerPort);
+            overrides.forEach(props::setProperty);
+            format(logDir, props);
+            server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
+            server.startup();
+            String bootstrap = "127.0.0.1:" + brokerPort;
+            EmbeddedKafka kafka = new EmbeddedKafka(logDir, bootstrap, server);
+            kafka.awaitReady();
+            log.info("Kafka broker ready on {} (log dir {})", bootstrap, logDir);
+            return kafka;
+        } catch (RuntimeException | Error e) {
+            if (server != null) {
+                stopQuietly(server);
+            }
+            deleteRecursively(logDir);
+            throw e;
+        }
+    }
+
+    private static Properties brokerProperties(Path logDir, int brokerPort, int controllerPort) {
+        Properties p = new Properties();
+        p.setProperty("process.roles", "broker,controller");
+        p.setProperty("node.id", "1");
+        p.setProperty("controller.quorum.voters", "1@127.0.0.1:" + controllerPort);
+        p.setProperty("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
+        p.setProperty("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
+        p.setProperty("controller.listener.names", "CONTROLLER");
+        p.setProperty("inter.broker.listener.name", "PLAINTEXT");
+        p.setProperty("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        p.setProperty("log.dirs", logDir.resolve("data").toString());
+        p.setProperty("num.partitions", "1");
+        p.setProperty("default.replication.factor", "1");
+        p.setProperty("offsets.topic.replication.factor", "1");
+        p.setProperty("offsets.topic.num.partitions", "4");
+        p.setProperty("transaction.state.log.replication.factor", "1");
+        p.setProperty("transaction.state.log.min.isr", "1");
+        p.setProperty("transaction.state.log.num.partitions", "4");
+        p.setProperty("share.coordinator.state.topic.replication.factor", "1");
+        p.setProperty("share.coordinator.state.topic.min.isr", "1");
+        p.setProperty("group.initial.rebalance.delay.ms", "0");
+        p.setProperty("auto.create.topics.enable", "false");
+        // Small segments and a short check interval keep a long-running demo's temp dir small.
+        p.setProperty("log.segment.bytes", String.valueOf(64 * 1024 * 1024));
+        return p;
+    }
+
+    private static void format(Path logDir, Properties props) {
+        Path config = logDir.resolve("server.properties");
+        try (OutputStream out = Files.newOutputStream(config)) {
+            props.store(out, "editstream embedded broker");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + config, e);
+        }
+        String clusterId = Uuid.randomUuid().toString();
+        var output = new java.io.ByteArrayOutputStream();
+        int rc;
+        try (PrintStream ps = new PrintStream(output, true, StandardCharsets.UTF_8)) {
+            rc = StorageTool.execute(new String[] {"format", "-t", clusterId, "-c", config.toString()}, ps);
+        }
+        if (rc != 0) {
+            throw new IllegalStateException("formatting the broker's storage failed (exit " + rc + "): "
+                    + output.toString(StandardCharsets.UTF_8));
+        }
+        log.debug("formatted {}: {}", logDir, output.toString(StandardCharsets.UTF_8).strip());
+    }
+
+    private void awaitReady() {
+        long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+        try (Admin admin = admin()) {
+            while (true) {
+                try {
+                    admin.describeCluster().nodes().get(5, TimeUnit.SECONDS);
+                    return;
+                } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException("broker on " + bootstrapServers + " not ready within "
+                                + READY_TIMEOUT.toSeconds() + " s", e);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while waiting for the broker", e);
+                }
+            }
+        }
+    }
+
+    /** {@code host:port} for {@code bootstrap.servers}. */
+    public String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    /** An admin client on this broker; the caller closes it. */
+    public Admin admin() {
+        return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers));
+    }
+
+    /** Creates topics (name → partition count) with replication factor 1; existing topics are left as they are. */
+    public void createTopics(Map<String, Integer> partitionsByTopic) {
+        List<NewTopic> topics = partitionsByTopic.entrySet().stream()
+                .map(e -> new NewTopic(e.getKey(), e.getValue(), (short) 1))
+                .toList();
+        try (Admin admin = admin()) {
+            for (var entry : admin.createTopics(topics).values().entrySet()) {
+                try {
+                    entry.getValue().get(30, TimeUnit.SECONDS);
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof TopicExistsException)) {
+                        throw new IllegalStateException("cannot create topic " + entry.getKey(), e.getCause());
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while creating topics", e);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("timed out creating topics " + partitionsByTopic.keySet(), e);
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        stopQuietly(server);
+        deleteRecursively(logDir);
+        log.info("Kafka broker on {} stopped", bootstrapServers);
+    }
+
+    private static void stopQuietly(KafkaRaftServer server) {
+        try {
+            server.shutdown();
+            server.awaitShutdown();
+        } catch (RuntimeException e) {
+            log.warn("error while stopping the broker", e);
+        }
+    }
+
+    static void deleteRecursively(Path root) {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(root)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    log.warn("cannot delete {}: {}", p, e.getMessage());
+                }
+            });
+        } catch (IOException e) {
+            log.warn("cannot delete {}: {}", root, e.getMessage());
+        }
+    }
+}
