@@ -1,0 +1,64 @@
+package io.editstream.model.format;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.SortedMap;
+
+/** Writes float32 tensors as one {@code .safetensors} file, tensors in name order, header padded to 8 bytes. */
+public final class SafetensorsWriter {
+
+    private SafetensorsWriter() {
+    }
+
+    /**
+     * @param tensors  float32 arrays by name (written in this map's order)
+     * @param metadata string pairs stored under {@code __metadata__}
+     */
+    public static void write(Path file, SortedMap<String, NDArray> tensors, Map<String, String> metadata) throws IOException {
+        ObjectMapper mapper = new ObjectMapper();
+        ObjectNode header = mapper.createObjectNode();
+        if (!metadata.isEmpty()) {
+            ObjectNode meta = header.putObject("__metadata__");
+            metadata.forEach(meta::put);
+        }
+        long offset = 0;
+        for (Map.Entry<String, NDArray> tensor : tensors.entrySet()) {
+            NDArray array = tensor.getValue();
+            if (array.getDataType() != DataType.FLOAT32) {
+                throw new IllegalArgumentException("tensor " + tensor.getKey() + " is " + array.getDataType() + "; only float32 is written");
+            }
+            long bytes = array.size() * 4;
+            ObjectNode entry = header.putObject(tensor.getKey());
+            entry.put("dtype", "F32");
+            entry.putArray("shape").addAll(java.util.Arrays.stream(array.getShape().getShape()).mapToObj(mapper.getNodeFactory()::numberNode).toList());
+            entry.putArray("data_offsets").add(offset).add(offset + bytes);
+            offset += bytes;
+        }
+        byte[] json = mapper.writeValueAsBytes(header);
+        // readers that map the data expect it 8-byte aligned: pad the header with spaces, as the reference writer does
+        int padded = (json.length + 7) / 8 * 8;
+        ByteBuffer prefix = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+        prefix.putLong(padded).put(json);
+        while (prefix.hasRemaining()) {
+            prefix.put((byte) ' ');
+        }
+        try (OutputStream out = Files.newOutputStream(file)) {
+            out.write(prefix.array());
+            for (NDArray array : tensors.values()) {
+                ByteBuffer data = ByteBuffer.allocate(Math.toIntExact(array.size() * 4)).order(ByteOrder.LITTLE_ENDIAN);
+                data.asFloatBuffer().put(array.toFloatArray());
+                out.write(data.array());
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+package io.editstream.model.llama;
+
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.editstream.model.ModelConfig;
+import io.editstream.model.ModelFamily;
+import io.editstream.model.ModelFormatException;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** The Llama family's HuggingFace {@code config.json} and tensor names (Llama, Mistral, Qwen2 share them). */
+public final class LlamaConfig {
+
+    static final String EMBEDDING = "model.embed_tokens.weight";
+    static final String FINAL_NORM = "model.norm.weight";
+    static final String HEAD = "lm_head.weight";
+
+    /** HuggingFace architecture name → {@code model_type}. */
+    private static final Map<String, String> ARCHITECTURES = Map.of(
+            "LlamaForCausalLM", "llama",
+            "MistralForCausalLM", "mistral",
+            "Qwen2ForCausalLM", "qwen2");
+
+    private LlamaConfig() {
+    }
+
+    /** Whether the architecture name belongs to this family. */
+    public static boolean supports(String architecture) {
+        return ARCHITECTURES.containsKey(architecture);
+    }
+
+    static String layerPrefix(int layer) {
+        return "model.layers." + layer + ".";
+    }
+
+    /** Parses a {@code config.json}; {@code source} names the file in error messages. */
+    public static ModelConfig fromHuggingFace(JsonNode json, String architecture, String source) throws ModelFormatException {
+        if (!supports(architecture)) {
+            throw new ModelFormatException(source + ": architecture " + architecture + " is not in the Llama family " + ARCHITECTURES.keySet());
+        }
+        JsonNode scaling = json.path("rope_scaling");
+        if (!scaling.isMissingNode() && !scaling.isNull()) {
+            throw new ModelFormatException(source + ": rope_scaling " + scaling + " is not supported (plain RoPE only)");
+        }
+        int dim = required(json, "hidden_size", source);
+        int heads = required(json, "num_attention_heads", source);
+        if (json.hasNonNull("head_dim") && json.get("head_dim").asInt() * heads != dim) {
+            throw new ModelFormatException(source + ": head_dim " + json.get("head_dim") + " * heads " + heads + " != hidden_size " + dim + " is not supported");
+        }
+        boolean qwen2 = architecture.equals("Qwen2ForCausalLM");
+        if (!qwen2 && json.path("attention_bias").asBoolean(false)) {
+            throw new ModelFormatException(source + ": attention_bias (biases on all four attention projections) is not supported for " + architecture);
+        }
+        try {
+            return new ModelConfig(ModelFamily.LLAMA, architecture,
+                    required(json, "vocab_size", source), dim,
+                    required(json, "intermediate_size", source),
+                    required(json, "num_hidden_layers", source), heads,
+                    json.path("num_key_value_heads").asInt(heads),
+                    json.path("max_position_embeddings").asInt(2048),
+                    (float) json.path("rms_norm_eps").asDouble(1e-6),
+                    (float) json.path("rope_theta").asDouble(10000.0),
+                    json.path("tie_word_embeddings").asBoolean(false),
+                    qwen2,
+                    tokenId(json.path("bos_token_id")),
+                    tokenId(json.path("eos_token_id")));
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(source + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The {@code config.json} that {@link #fromHuggingFace} reads back to {@code config}. */
+    public static ObjectNode toHuggingFace(ModelConfig config) {
+        ObjectNode json = JsonNodeFactory.instance.objectNode();
+        json.putArray("architectures").add(config.architecture());
+        json.put("model_type", ARCHITECTURES.get(config.architecture()));
+        json.put("vocab_size", config.vocabSize());
+        json.put("hidden_size", config.dim());
+        json.put("intermediate_size", config.mlpDim());
+        json.put("num_hidden_layers", config.layers());
+        json.put("num_attention_heads", config.heads());
+        json.put("num_key_value_heads", config.kvHeads());
+        json.put("max_position_embeddings", config.maxSeqLen());
+        json.put("rms_norm_eps", config.normEps());
+        json.put("rope_theta", config.ropeTheta());
+        json.put("tie_word_embeddings", config.tiedEmbeddings());
+        json.put("hidden_act", "silu");
+        json.put("torch_dtype", "float32");
+        if (config.bosId() >= 0) {
+            json.put("bos_token_id", config.bosId());
+        }
+        if (config.eosId() >= 0) {
+            json.put("eos_token_id", config.eosId());
+        }
+        return json;
+    }
+
+    /** Every tensor the model needs, by name, with its shape. */
+    public static Map<String, Shape> tensorShapes(ModelConfig c) {
+        Map<String, Shape> shapes = new LinkedHashMap<>();
+        shapes.put(EMBEDDING, new Shape(c.vocabSize(), c.dim()));
+        for (int l = 0; l < c.layers(); l++) {
+            String p = layerPrefix(l);
+            shapes.put(p + "input_layernorm.weight", new Shape(c.dim()));
+            shapes.put(p + "self_attn.q_proj.weight", new Shape(c.dim(), c.dim()));
+            shapes.put(p + "self_attn.k_proj.weight", new Shape(c.kvDim(), c.dim()));
+            shapes.put(p + "self_attn.v_proj.weight", new Shape(c.kvDim(), c.dim()));
+            if (c.attentionBias()) {
+                shapes.put(p + "self_attn.q_proj.bias", new Shape(c.dim()));
+                shapes.put(p + "self_attn.k_proj.bias", new Shape(c.kvDim()));
+                shapes.put(p + "self_attn.v_proj.bias", new Shape(c.kvDim()));
+            }
+            shapes.put(p + "self_attn.o_proj.weight", new Shape(c.dim(), c.dim()));
+            shapes.put(p + "post_attention_layernorm.weight", new Shape(c.dim()));
+            shapes.put(p + "mlp.gate_proj.weight", new Shape(c.mlpDim(), c.dim()));
+            shapes.put(p + "mlp.up_proj.weight", new Shape(c.mlpDim(), c.dim()));
+            shapes.put(p + "mlp.down_proj.weight", new Shape(c.dim(), c.mlpDim()));
+        }
+        shapes.put(FINAL_NORM, new Shape(c.dim()));
+        if (!c.tiedEmbeddings()) {
+            shapes.put(HEAD, new Shape(c.vocabSize(), c.dim()));
+        }
+        return shapes;
+    }
+
+    private static int required(JsonNode json, String field, String source) throws ModelFormatException {
+        JsonNode value = json.get(field);
+        if (value == null || !value.canConvertToInt()) {
+            throw new ModelFormatException(source + ": missing or non-integer field " + field);
+        }
+        return value.asInt();
+    }
+
+    /** A token id, or the first of a list (Llama 3 lists several EOS ids), or -1. */
+    private static int tokenId(JsonNode node) {
+        if (node.isArray()) {
+            return node.size() == 0 ? -1 : node.get(0).asInt(-1);
+        }
+        return node.asInt(-1);
+    }
+}
