@@ -1,0 +1,153 @@
+package io.editstream.edit;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.ejml.dense.row.SingularOps_DDRM;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.QRDecomposition;
+import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
+
+/**
+ * PRUNE's restraint on the accumulated perturbation ΔW_acc = W − W0 of each edited matrix.
+ *
+ * <p>Sequential edits pile up large singular values in ΔW_acc, which blows up the condition number of W
+ * and with it the model's general abilities. Each singular value σ ≥ σmax(W0) is replaced by
+ * log_α σ − log_α σmax(W0) + σmax(W0); smaller ones (where the edits live) are kept.
+ *
+ * <p>ΔW_acc is held as low-rank factors, so its SVD comes from QR of the factors and an SVD of the small
+ * core Ra Rbᵀ; the full matrix is never decomposed. State per layer; not thread-safe.
+ */
+public final class PruneRestraint {
+
+    private final double logBase;
+    private final Map<Integer, Double> originalLargestSingularValue = new HashMap<>();
+    /** The restrained perturbation currently in the model, as factors U F(Σ) and V. */
+    private final Map<Integer, LowRankDelta> applied = new HashMap<>();
+
+    /** @param alpha base of the logarithm (e in the paper) */
+    public PruneRestraint(double alpha) {
+        if (!(alpha > 1)) {
+            throw new IllegalArgumentException("PRUNE log base must be > 1, got " + alpha);
+        }
+        this.logBase = Math.log(alpha);
+    }
+
+    /** Records σmax(W0) of a layer before its first edit. */
+    public void registerOriginal(int layer, FloatMatrix originalWeight) {
+        originalLargestSingularValue.put(layer, largestSingularValue(originalWeight));
+    }
+
+    public double originalLargestSingularValue(int layer) {
+        Double value = originalLargestSingularValue.get(layer);
+        if (value == null) {
+            throw new IllegalStateException("layer " + layer + " was not registered with its original weight");
+        }
+        return value;
+    }
+
+    /** F(σ): identity below σmax(W0), logarithmic above. */
+    public double restrain(double sigma, double originalLargest) {
+        if (sigma < originalLargest) {
+            return sigma;
+        }
+        return (Math.log(sigma) - Math.log(originalLargest)) / logBase + originalLargest;
+    }
+
+    /**
+     * Takes the edit just added to the layer (the model now holds W0 + previous restrained perturbation +
+     * edit) and returns the correction that brings it to W0 + U F(Σ) Vᵀ, or {@code null} when no singular
+     * value reaches σmax(W0). The correction has rank equal to the number of restrained singular values.
+     */
+    public LowRankDelta afterEdit(LowRankDelta edit) {
+        int layer = edit.layer();
+        double largest = originalLargestSingularValue(layer);
+        LowRankDelta previous = applied.get(layer);
+        LowRankDelta accumulated = previous == null ? edit : LowRankDelta.compose(List.of(previous, edit));
+
+        DMatrixRMaj qa = new DMatrixRMaj(1, 1);
+        DMatrixRMaj ra = new DMatrixRMaj(1, 1);
+        DMatrixRMaj qb = new DMatrixRMaj(1, 1);
+        DMatrixRMaj rb = new DMatrixRMaj(1, 1);
+        compactQr(toDouble(accumulated.a()), qa, ra);
+        compactQr(toDouble(accumulated.b()), qb, rb);
+        DMatrixRMaj core = new DMatrixRMaj(ra.numRows, rb.numRows);
+        CommonOps_DDRM.multTransB(ra, rb, core);
+
+        SingularValueDecomposition_F64<DMatrixRMaj> svd =
+                DecompositionFactory_DDRM.svd(core.numRows, core.numCols, true, true, true);
+        if (!svd.decompose(core)) {
+            throw new IllegalStateException("SVD of the " + core.numRows + "x" + core.numCols + " PRUNE core failed");
+        }
+        DMatrixRMaj coreU = svd.getU(null, false);
+        DMatrixRMaj coreV = svd.getV(null, false);
+        double[] sigma = svd.getSingularValues();
+        DMatrixRMaj u = new DMatrixRMaj(qa.numRows, coreU.numCols);
+        DMatrixRMaj v = new DMatrixRMaj(qb.numRows, coreV.numCols);
+        CommonOps_DDRM.mult(qa, coreU, u);
+        CommonOps_DDRM.mult(qb, coreV, v);
+
+        int count = svd.numberOfSingularValues();
+        double top = 0;
+        for (int i = 0; i < count; i++) {
+            top = Math.max(top, sigma[i]);
+        }
+        // Directions with no energy carry no edit: dropping them keeps the stored rank ≤ min(dims).
+        double negligible = top * 1e-9;
+        int[] kept = IntStream.range(0, count).filter(i -> sigma[i] > negligible).toArray();
+        int[] restrained = IntStream.of(kept).filter(i -> sigma[i] >= largest).toArray();
+
+        applied.put(layer, new LowRankDelta(layer,
+                scaledColumns(u, kept, sigma, largest, false), scaledColumns(v, kept, null, largest, false)));
+        if (restrained.length == 0) {
+            return null;
+        }
+        return new LowRankDelta(layer,
+                scaledColumns(u, restrained, sigma, largest, true), scaledColumns(v, restrained, null, largest, false));
+    }
+
+    /** Columns {@code which} of m, each multiplied by F(σ) (or F(σ) − σ for a correction) when σ is given. */
+    private FloatMatrix scaledColumns(DMatrixRMaj m, int[] which, double[] sigma, double largest, boolean correction) {
+        float[] out = new float[m.numRows * which.length];
+        for (int c = 0; c < which.length; c++) {
+            double scale = 1;
+            if (sigma != null) {
+                double s = sigma[which[c]];
+                scale = correction ? restrain(s, largest) - s : restrain(s, largest);
+            }
+            for (int r = 0; r < m.numRows; r++) {
+                out[r * which.length + c] = (float) (m.get(r, which[c]) * scale);
+            }
+        }
+        return new FloatMatrix(m.numRows, which.length, out);
+    }
+
+    private static void compactQr(DMatrixRMaj x, DMatrixRMaj q, DMatrixRMaj r) {
+        QRDecomposition<DMatrixRMaj> qr = DecompositionFactory_DDRM.qr(x.numRows, x.numCols);
+        if (!qr.decompose(x.copy())) {
+            throw new IllegalStateException("QR of a " + x.numRows + "x" + x.numCols + " factor failed");
+        }
+        q.setTo(qr.getQ(null, true));
+        r.setTo(qr.getR(null, true));
+    }
+
+    static DMatrixRMaj toDouble(FloatMatrix m) {
+        DMatrixRMaj out = new DMatrixRMaj(m.rows(), m.cols());
+        for (int i = 0; i < m.data().length; i++) {
+            out.data[i] = m.data()[i];
+        }
+        return out;
+    }
+
+    static double largestSingularValue(FloatMatrix weight) {
+        double[] values = SingularOps_DDRM.singularValues(toDouble(weight));
+        double largest = 0;
+        for (double value : values) {
+            largest = Math.max(largest, value);
+        }
+        return largest;
+    }
+}

@@ -1,0 +1,224 @@
+package io.editstream.edit;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import io.editstream.model.ForwardResult;
+import io.editstream.model.LanguageModel;
+import io.editstream.model.Probe;
+import io.editstream.model.TokenBatch;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * C0 = E[k kᵀ]: the uncentred second moment of the MLP keys of a layer over a text corpus, the knowledge an
+ * edit must preserve. Expensive (a pass over the corpus), so it is cached in a directory the caller owns,
+ * keyed by the model's weights, the layer, the corpus and the sample count.
+ */
+public final class SecondMomentStats {
+
+    private static final Logger log = LoggerFactory.getLogger(SecondMomentStats.class);
+    private static final int MAGIC = 0x43304b4b; // "C0KK"
+    private static final int ROWS_PER_BATCH = 16;
+
+    private SecondMomentStats() {
+    }
+
+    /**
+     * C0 of each layer, from {@code cacheDir} when present, otherwise computed in one pass over the corpus
+     * (all layers at once) and written there atomically.
+     *
+     * @param corpus  the text; split into lines, which are cut into windows of at most {@code window} tokens
+     * @param samples how many keys (token positions) to average
+     */
+    public static Map<Integer, FloatMatrix> loadOrCompute(NDManager manager, LanguageModel model, int[] layers,
+                                                          String corpus, int samples, int window, Path cacheDir) {
+        String corpusSha = sha256(corpus);
+        Map<Integer, FloatMatrix> result = new LinkedHashMap<>();
+        List<Integer> missing = new ArrayList<>();
+        for (int layer : layers) {
+            Path file = cacheFile(cacheDir, model.weightsSha256(), layer, corpusSha, samples);
+            if (Files.exists(file)) {
+                result.put(layer, read(file, model.config().mlpDim()));
+                log.info("C0 of layer {} read from {}", layer, file);
+            } else {
+                missing.add(layer);
+            }
+        }
+        if (!missing.isEmpty()) {
+            int[] todo = missing.stream().mapToInt(Integer::intValue).toArray();
+            Map<Integer, FloatMatrix> computed = compute(manager, model, todo, corpus, samples, window);
+            for (int layer : todo) {
+                Path file = cacheFile(cacheDir, model.weightsSha256(), layer, corpusSha, samples);
+                write(file, computed.get(layer));
+                result.put(layer, computed.get(layer));
+            }
+        }
+        Map<Integer, FloatMatrix> ordered = new LinkedHashMap<>();
+        for (int layer : layers) {
+            ordered.put(layer, result.get(layer));
+        }
+        return ordered;
+    }
+
+    /** One pass over the corpus, every requested layer's keys captured by the same forward passes. */
+    public static Map<Integer, FloatMatrix> compute(NDManager manager, LanguageModel model, int[] layers,
+                                                    String corpus, int samples, int window) {
+        if (samples <= 0 || window < 2) {
+            throw new IllegalArgumentException("need samples > 0 and window >= 2, got " + samples + ", " + window);
+        }
+        int mlpDim = model.config().mlpDim();
+        int width = Math.min(window, model.config().maxSeqLen());
+        List<int[]> windows = windows(model, corpus, width, samples);
+        try (NDManager scope = manager.newSubManager()) {
+            Map<Integer, NDArray> sums = new LinkedHashMap<>();
+            for (int layer : layers) {
+                sums.put(layer, scope.zeros(new Shape(mlpDim, mlpDim), DataType.FLOAT64));
+            }
+            long counted = 0;
+            long lastLog = System.nanoTime();
+            for (int start = 0; start < windows.size() && counted < samples; start += ROWS_PER_BATCH) {
+                List<int[]> rows = windows.subList(start, Math.min(windows.size(), start + ROWS_PER_BATCH));
+                try (NDManager batchScope = scope.newSubManager()) {
+                    TokenBatch batch = TokenBatch.of(rows);
+                    ForwardResult result = model.forward(batchScope, batch, Probe.none().captureMlpKeys(layers));
+                    long take = Math.min(samples - counted, rows.stream().mapToInt(r -> r.length).sum());
+                    for (int layer : layers) {
+                        NDArray keys = realPositions(batchScope, result.mlpKey(layer), batch, take).toType(DataType.FLOAT64, false);
+                        sums.get(layer).addi(keys.transpose().matMul(keys));
+                    }
+                    counted += take;
+                }
+                if (System.nanoTime() - lastLog > 5_000_000_000L) {
+                    log.info("C0 of layers {}: {} / {} keys", Arrays.toString(layers), counted, samples);
+                    lastLog = System.nanoTime();
+                }
+            }
+            log.info("C0 of layers {} from {} keys", Arrays.toString(layers), counted);
+            Map<Integer, FloatMatrix> result = new LinkedHashMap<>();
+            for (int layer : layers) {
+                result.put(layer, FloatMatrix.of(sums.get(layer).div(counted)));
+            }
+            return result;
+        }
+    }
+
+    /** The first {@code take} real (unpadded) key rows of a batch, row-major: {@code [take, mlpDim]}. */
+    private static NDArray realPositions(NDManager scope, NDArray keys, TokenBatch batch, long take) {
+        List<Long> flat = new ArrayList<>();
+        int width = batch.maxLength();
+        for (int r = 0; r < batch.size() && flat.size() < take; r++) {
+            for (int p = 0; p < batch.length(r) && flat.size() < take; p++) {
+                flat.add((long) r * width + p);
+            }
+        }
+        NDArray index = scope.create(flat.stream().mapToLong(Long::longValue).toArray());
+        return keys.reshape(-1, keys.getShape().get(2)).get(index);
+    }
+
+    /** Token windows of the corpus, line by line, until enough positions for {@code samples} keys. */
+    private static List<int[]> windows(LanguageModel model, String corpus, int width, int samples) {
+        List<int[]> windows = new ArrayList<>();
+        long positions = 0;
+        for (String line : corpus.split("\n")) {
+            if (line.isBlank()) {
+                continue;
+            }
+            int[] ids = model.tokenizer().encode(line.strip(), true);
+            for (int start = 0; start < ids.length && positions < samples; start += width) {
+                int[] window = Arrays.copyOfRange(ids, start, Math.min(ids.length, start + width));
+                windows.add(window);
+                positions += window.length;
+            }
+            if (positions >= samples) {
+                break;
+            }
+        }
+        if (windows.isEmpty()) {
+            throw new IllegalArgumentException("the C0 corpus has no text");
+        }
+        return windows;
+    }
+
+    static Path cacheFile(Path cacheDir, String weightsSha256, int layer, String corpusSha256, int samples) {
+        String key = sha256(weightsSha256 + "|" + layer + "|" + corpusSha256 + "|" + samples);
+        return cacheDir.resolve("c0-layer" + layer + "-" + key.substring(0, 32) + ".bin");
+    }
+
+    static void write(Path file, FloatMatrix c0) {
+        try {
+            Files.createDirectories(file.getParent());
+            Path temp = Files.createTempFile(file.getParent(), file.getFileName().toString(), ".tmp");
+            try {
+                try (OutputStream raw = Files.newOutputStream(temp);
+                     DataOutputStream out = new DataOutputStream(new BufferedOutputStream(raw, 1 << 16))) {
+                    out.writeInt(MAGIC);
+                    out.writeInt(c0.rows());
+                    out.writeInt(c0.cols());
+                    for (float value : c0.data()) {
+                        out.writeFloat(value);
+                    }
+                }
+                try {
+                    Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE);
+                } catch (AtomicMoveNotSupportedException e) {
+                    Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING);
+                }
+            } finally {
+                Files.deleteIfExists(temp);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot write C0 cache " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    static FloatMatrix read(Path file, int mlpDim) {
+        try (InputStream raw = Files.newInputStream(file);
+             DataInputStream in = new DataInputStream(new BufferedInputStream(raw, 1 << 16))) {
+            if (in.readInt() != MAGIC) {
+                throw new IllegalStateException("not a C0 cache file: " + file);
+            }
+            int rows = in.readInt();
+            int cols = in.readInt();
+            if (rows != mlpDim || cols != mlpDim) {
+                throw new IllegalStateException("C0 cache " + file + " is " + rows + "x" + cols + ", expected " + mlpDim + "x" + mlpDim);
+            }
+            float[] values = new float[rows * cols];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = in.readFloat();
+            }
+            return new FloatMatrix(rows, cols, values);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read C0 cache " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    static String sha256(String text) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+    }
+}

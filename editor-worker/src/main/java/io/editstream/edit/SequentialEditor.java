@@ -1,0 +1,243 @@
+package io.editstream.edit;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import io.editstream.model.LanguageModel;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The MEMIT family of sequential editors: targets z after the last edit layer, then, layer by layer in
+ * ascending order, keys K, residuals R = (Z − H_L) / (layers remaining), a solved update ΔW, and
+ * Cp += K Kᵀ. NSE computes targets on the original weights and re-edits requests still short of their
+ * target; AlphaEdit projects onto C0's null space; PRUNE optionally restrains the accumulated change.
+ */
+final class SequentialEditor implements Editor {
+
+    private static final Logger log = LoggerFactory.getLogger(SequentialEditor.class);
+
+    enum Algorithm { MEMIT, NSE, ALPHAEDIT }
+
+    private final String name;
+    private final Algorithm algorithm;
+    private final LanguageModel model;
+    private final EditHyperparameters hyperparameters;
+    private final NDManager state;
+    private final UpdateRule rule;
+    /** Cp per layer: Σ K Kᵀ of every edit applied so far, the knowledge later edits must keep. */
+    private final Map<Integer, NDArray> previousKeysMoment = new LinkedHashMap<>();
+    private final Map<Integer, FloatMatrix> originalWeights = new LinkedHashMap<>();
+    private final PruneRestraint restraint;
+    private final List<String> contextPrefixes;
+
+    SequentialEditor(String name, Algorithm algorithm, boolean prune, LanguageModel model,
+                     EditHyperparameters hyperparameters, Map<Integer, FloatMatrix> c0, NDManager parent, long seed) {
+        this.name = name;
+        this.algorithm = algorithm;
+        this.model = model;
+        this.hyperparameters = hyperparameters;
+        this.state = parent.newSubManager();
+        try {
+            int mlpDim = model.config().mlpDim();
+            Map<Integer, NDArray> c0Arrays = new LinkedHashMap<>();
+            for (int layer : hyperparameters.layers()) {
+                // float32 like C0: at mlpDim 14336 each of these is 0.8 GB; the solves widen to float64 themselves.
+                previousKeysMoment.put(layer, state.zeros(new Shape(mlpDim, mlpDim), DataType.FLOAT32));
+                if (algorithm == Algorithm.NSE || prune) {
+                    // θ0's projections: NSE's targets come from them, PRUNE measures the perturbation against them.
+                    try (NDManager scope = state.newSubManager()) {
+                        originalWeights.put(layer, FloatMatrix.of(model.mlpOutputWeight(scope, layer)));
+                    }
+                }
+                if (algorithm != Algorithm.ALPHAEDIT) {
+                    c0Arrays.put(layer, c0.get(layer).toNDArray(state));
+                }
+            }
+            this.rule = switch (algorithm) {
+                case MEMIT -> new UpdateRule.Memit(c0Arrays, hyperparameters.lambda());
+                case NSE -> new UpdateRule.Nse(c0Arrays, hyperparameters.nse().lambda(), hyperparameters.nse().neuronFraction());
+                case ALPHAEDIT -> new UpdateRule.AlphaEdit(projectors(c0), hyperparameters.alphaEdit().ridge());
+            };
+            this.restraint = prune ? new PruneRestraint(hyperparameters.prune().alpha()) : null;
+            if (restraint != null) {
+                originalWeights.forEach(restraint::registerOriginal);
+            }
+            this.contextPrefixes = ContextPrefixes.generate(state, model, hyperparameters.contextTemplates(), seed);
+            log.info("{} editor on layers {} with {} context prefixes", name, hyperparameters.layers(), contextPrefixes.size());
+        } catch (RuntimeException e) {
+            state.close();
+            throw e;
+        }
+    }
+
+    private Map<Integer, NDArray> projectors(Map<Integer, FloatMatrix> c0) {
+        Map<Integer, NDArray> projectors = new LinkedHashMap<>();
+        EditHyperparameters.AlphaEdit settings = hyperparameters.alphaEdit();
+        for (int layer : hyperparameters.layers()) {
+            FloatMatrix projector = NullSpaceProjector.compute(c0.get(layer), settings.nullSpaceThreshold(), settings.relativeThreshold());
+            projectors.put(layer, projector.toNDArray(state));
+        }
+        return projectors;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public EditResult apply(List<EditRequest> batch) {
+        if (batch.isEmpty()) {
+            throw new IllegalArgumentException("an edit batch needs at least one request");
+        }
+        long started = System.nanoTime();
+        List<EditTargets.Target> targets = algorithm == Algorithm.NSE ? targetsOnOriginalWeights(batch) : targets(batch);
+        long targetsDone = System.nanoTime();
+
+        int[] layers = hyperparameters.layerArray();
+        Map<Integer, List<LowRankDelta>> changes = new LinkedHashMap<>();
+        int maxPasses = algorithm == Algorithm.NSE ? hyperparameters.nse().maxPasses() : 1;
+        List<Integer> active = new ArrayList<>();
+        for (int i = 0; i < batch.size(); i++) {
+            active.add(i);
+        }
+        int passes = 0;
+        int reEdited = 0;
+        while (!active.isEmpty() && passes < maxPasses) {
+            passes++;
+            if (passes > 1) {
+                reEdited += active.size();
+            }
+            List<EditRequest> requests = active.stream().map(batch::get).toList();
+            List<EditTargets.Target> activeTargets = active.stream().map(targets::get).toList();
+            for (int i = 0; i < layers.length; i++) {
+                LowRankDelta delta = updateLayer(layers[i], layers.length - i, requests, activeTargets, passes == 1);
+                changes.computeIfAbsent(layers[i], l -> new ArrayList<>()).add(delta);
+            }
+            if (passes < maxPasses) {
+                active = stillShort(batch, targets, active);
+            }
+        }
+        long updateDone = System.nanoTime();
+
+        List<LowRankDelta> deltas = new ArrayList<>();
+        int restrained = 0;
+        for (Map.Entry<Integer, List<LowRankDelta>> entry : changes.entrySet()) {
+            LowRankDelta change = LowRankDelta.compose(entry.getValue());
+            if (restraint != null) {
+                LowRankDelta correction = restraint.afterEdit(change);
+                if (correction != null) {
+                    apply(correction);
+                    restrained += correction.rank();
+                    change = LowRankDelta.compose(List.of(change, correction));
+                }
+            }
+            deltas.add(change);
+        }
+        long done = System.nanoTime();
+        EditStats stats = new EditStats(batch.size(), passes, reEdited,
+                targets.stream().mapToDouble(EditTargets.Target::initialNll).average().orElse(Double.NaN),
+                targets.stream().mapToDouble(EditTargets.Target::finalNll).average().orElse(Double.NaN),
+                restrained, (targetsDone - started) / 1e9, (updateDone - targetsDone) / 1e9, (done - updateDone) / 1e9);
+        log.debug("{}: {}", name, stats);
+        return new EditResult(deltas, stats);
+    }
+
+    /**
+     * One layer's update: the keys and the remaining residual are measured on the current weights (earlier
+     * layers of this batch already updated), so each layer takes its share of what is still missing.
+     */
+    private LowRankDelta updateLayer(int layer, int layersRemaining, List<EditRequest> requests,
+                                     List<EditTargets.Target> targets, boolean firstPass) {
+        try (NDManager scope = state.newSubManager()) {
+            NDArray keys = EditKeys.compute(scope, model, requests, contextPrefixes, layer);
+            NDArray reached = EditKeys.residualAtSubject(scope, model, requests, hyperparameters.targetLayer());
+            NDArray residuals = targetMatrix(scope, targets).sub(reached).div(layersRemaining);
+            NDArray cp = previousKeysMoment.get(layer);
+            LowRankDelta delta = rule.solve(layer, residuals, keys, cp);
+            apply(delta);
+            if (firstPass) {
+                // A re-edit of the same requests must not count their keys twice as preserved knowledge.
+                cp.addi(keys.matMul(keys.transpose()));
+            }
+            return delta;
+        }
+    }
+
+    private void apply(LowRankDelta delta) {
+        try (NDManager scope = state.newSubManager()) {
+            model.addToMlpOutputWeight(delta.layer(), delta.a().toNDArray(scope), delta.b().toNDArray(scope));
+        }
+    }
+
+    /** Z {@code [dim, n]}. */
+    private static NDArray targetMatrix(NDManager scope, List<EditTargets.Target> targets) {
+        int dim = targets.get(0).z().length;
+        float[] values = new float[dim * targets.size()];
+        for (int j = 0; j < targets.size(); j++) {
+            float[] z = targets.get(j).z();
+            for (int i = 0; i < dim; i++) {
+                values[i * targets.size() + j] = z[i];
+            }
+        }
+        return scope.create(values, new Shape(dim, targets.size()));
+    }
+
+    private List<EditTargets.Target> targets(List<EditRequest> batch) {
+        List<EditTargets.Target> targets = new ArrayList<>();
+        for (EditRequest request : batch) {
+            targets.add(EditTargets.compute(state, model, request, contextPrefixes, hyperparameters.targetLayer(), hyperparameters.target()));
+        }
+        return targets;
+    }
+
+    /**
+     * NSE's targets come from θ0, never from drifted weights. Only the edit layers' MLP output projections
+     * ever change, so θ0 is restored by swapping them in and the current ones back afterwards.
+     */
+    private List<EditTargets.Target> targetsOnOriginalWeights(List<EditRequest> batch) {
+        Map<Integer, FloatMatrix> current = new LinkedHashMap<>();
+        try (NDManager scope = state.newSubManager()) {
+            for (int layer : hyperparameters.layers()) {
+                current.put(layer, FloatMatrix.of(model.mlpOutputWeight(scope, layer)));
+                model.setMlpOutputWeight(layer, originalWeights.get(layer).toNDArray(scope));
+            }
+            try {
+                return targets(batch);
+            } finally {
+                for (int layer : hyperparameters.layers()) {
+                    model.setMlpOutputWeight(layer, current.get(layer).toNDArray(scope));
+                }
+            }
+        }
+    }
+
+    /** NSE: the requests whose residual ‖z − h_L‖ is still within the bounds worth another pass. */
+    private List<Integer> stillShort(List<EditRequest> batch, List<EditTargets.Target> targets, List<Integer> active) {
+        EditHyperparameters.Nse settings = hyperparameters.nse();
+        List<Integer> again = new ArrayList<>();
+        try (NDManager scope = state.newSubManager()) {
+            List<EditRequest> requests = active.stream().map(batch::get).toList();
+            NDArray reached = EditKeys.residualAtSubject(scope, model, requests, hyperparameters.targetLayer());
+            NDArray gap = targetMatrix(scope, active.stream().map(targets::get).toList()).sub(reached).norm(new int[] {0});
+            float[] norms = gap.toFloatArray();
+            for (int j = 0; j < active.size(); j++) {
+                if (norms[j] >= settings.residualLower() && norms[j] <= settings.residualUpper()) {
+                    again.add(active.get(j));
+                }
+            }
+        }
+        return again;
+    }
+
+    @Override
+    public void close() {
+        state.close();
+    }
+}

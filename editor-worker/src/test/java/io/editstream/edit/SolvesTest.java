@@ -1,0 +1,203 @@
+package io.editstream.edit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import java.util.Random;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The closed-form updates against the same formulas written densely with EJML. */
+class SolvesTest {
+
+    private static final int DIM = 6;
+    private static final int MLP = 10;
+    private static final int N = 3;
+    private static NDManager manager;
+
+    @BeforeAll
+    static void start() {
+        manager = NDManager.newBaseManager();
+    }
+
+    @AfterAll
+    static void stop() {
+        manager.close();
+    }
+
+    private static DMatrixRMaj random(Random random, int rows, int cols) {
+        DMatrixRMaj m = new DMatrixRMaj(rows, cols);
+        for (int i = 0; i < m.data.length; i++) {
+            m.data[i] = random.nextGaussian();
+        }
+        return m;
+    }
+
+    /** A positive definite second moment from random keys. */
+    private static DMatrixRMaj moment(Random random, int samples) {
+        DMatrixRMaj keys = random(random, MLP, samples);
+        DMatrixRMaj c = new DMatrixRMaj(MLP, MLP);
+        CommonOps_DDRM.multTransB(keys, keys, c);
+        CommonOps_DDRM.divide(c, samples);
+        return c;
+    }
+
+    private static NDArray nd(DMatrixRMaj m) {
+        float[] values = new float[m.data.length];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) m.data[i];
+        }
+        return new FloatMatrix(m.numRows, m.numCols, values).toNDArray(manager);
+    }
+
+    private static FloatMatrix fm(DMatrixRMaj m) {
+        return FloatMatrix.of(nd(m));
+    }
+
+    private static void assertDenseEquals(DMatrixRMaj expected, LowRankDelta actual, double tolerance) {
+        float[] product = FloatMatrix.of(actual.dense(manager)).data();
+        for (int i = 0; i < product.length; i++) {
+            assertEquals(expected.data[i], product[i], tolerance * (1 + Math.abs(expected.data[i])), "entry " + i);
+        }
+    }
+
+    /** R Kᵀ M⁻¹, densely. */
+    private static DMatrixRMaj rKtMinv(DMatrixRMaj r, DMatrixRMaj k, DMatrixRMaj m) {
+        DMatrixRMaj rkt = new DMatrixRMaj(DIM, m.numRows);
+        CommonOps_DDRM.multTransB(r, k, rkt);
+        DMatrixRMaj inverse = m.copy();
+        CommonOps_DDRM.invert(inverse);
+        DMatrixRMaj out = new DMatrixRMaj(DIM, m.numCols);
+        CommonOps_DDRM.mult(rkt, inverse, out);
+        return out;
+    }
+
+    @Test
+    void memitMatchesTheDenseFormula() {
+        Random random = new Random(1);
+        DMatrixRMaj r = random(random, DIM, N);
+        DMatrixRMaj k = random(random, MLP, N);
+        DMatrixRMaj c0 = moment(random, 40);
+        DMatrixRMaj cp = moment(random, 5);
+        double lambda = 3.0;
+        DMatrixRMaj system = c0.copy();
+        CommonOps_DDRM.scale(lambda, system);
+        CommonOps_DDRM.addEquals(system, cp);
+        DMatrixRMaj kkt = new DMatrixRMaj(MLP, MLP);
+        CommonOps_DDRM.multTransB(k, k, kkt);
+        CommonOps_DDRM.addEquals(system, kkt);
+
+        NDArray rArray = nd(r);
+        NDArray kArray = nd(k);
+        NDArray c0Array = nd(c0);
+        NDArray cpArray = nd(cp);
+        int arraysBefore = manager.getManagedArrays().size();
+        LowRankDelta delta = MemitSolve.solve(4, rArray, kArray, c0Array, cpArray, lambda);
+        assertEquals(arraysBefore, manager.getManagedArrays().size(), "every intermediate array is closed");
+        assertEquals(4, delta.layer());
+        assertEquals(N, delta.rank());
+        assertDenseEquals(rKtMinv(r, k, system), delta, 1e-4);
+    }
+
+    @Test
+    void nseOnlyChangesTheSelectedColumnsAndMatchesTheRestrictedFormula() {
+        Random random = new Random(2);
+        DMatrixRMaj r = random(random, DIM, N);
+        DMatrixRMaj k = random(random, MLP, N);
+        DMatrixRMaj c0 = moment(random, 40);
+        DMatrixRMaj cp = moment(random, 5);
+        double lambda = 2.0;
+        long[] selected = NeuronSelection.select(fm(k), 0.7);
+        assertTrue(selected.length > 0 && selected.length < MLP, "p = 0.7 keeps a proper subset");
+
+        int s = selected.length;
+        DMatrixRMaj kS = new DMatrixRMaj(s, N);
+        DMatrixRMaj system = new DMatrixRMaj(s, s);
+        for (int i = 0; i < s; i++) {
+            for (int j = 0; j < N; j++) {
+                kS.set(i, j, k.get((int) selected[i], j));
+            }
+            for (int j = 0; j < s; j++) {
+                int a = (int) selected[i];
+                int b = (int) selected[j];
+                system.set(i, j, lambda * c0.get(a, b) + cp.get(a, b));
+            }
+        }
+        DMatrixRMaj kkt = new DMatrixRMaj(s, s);
+        CommonOps_DDRM.multTransB(kS, kS, kkt);
+        CommonOps_DDRM.addEquals(system, kkt);
+        DMatrixRMaj restricted = rKtMinv(r, kS, system);
+        DMatrixRMaj expected = new DMatrixRMaj(DIM, MLP);
+        for (int i = 0; i < DIM; i++) {
+            for (int j = 0; j < s; j++) {
+                expected.set(i, (int) selected[j], restricted.get(i, j));
+            }
+        }
+        LowRankDelta delta = NseSolve.solve(1, nd(r), nd(k), selected, nd(c0), nd(cp), lambda);
+        assertDenseEquals(expected, delta, 1e-4);
+    }
+
+    @Test
+    void alphaEditMatchesTheDenseFormulaAndStaysInTheNullSpace() {
+        Random random = new Random(3);
+        DMatrixRMaj r = random(random, DIM, N);
+        DMatrixRMaj k = random(random, MLP, N);
+        // A rank-deficient C0: keys of preserved knowledge span only 6 of 10 directions.
+        DMatrixRMaj preserved = random(random, MLP, 6);
+        DMatrixRMaj c0 = new DMatrixRMaj(MLP, MLP);
+        CommonOps_DDRM.multTransB(preserved, preserved, c0);
+        DMatrixRMaj cp = moment(random, 5);
+        FloatMatrix projector = NullSpaceProjector.compute(fm(c0), 1e-6, true);
+        DMatrixRMaj p = PruneRestraint.toDouble(projector);
+        DMatrixRMaj pc0 = new DMatrixRMaj(MLP, MLP);
+        CommonOps_DDRM.mult(p, c0, pc0);
+        assertEquals(0, CommonOps_DDRM.elementMaxAbs(pc0), 1e-3, "P annihilates C0");
+        assertEquals(4, CommonOps_DDRM.trace(p), 1e-4, "null space of a rank-6 C0 in 10 dimensions");
+
+        double ridge = 10;
+        DMatrixRMaj kkt = new DMatrixRMaj(MLP, MLP);
+        CommonOps_DDRM.multTransB(k, k, kkt);
+        DMatrixRMaj inner = new DMatrixRMaj(MLP, MLP);
+        CommonOps_DDRM.add(cp, kkt, inner);
+        DMatrixRMaj system = new DMatrixRMaj(MLP, MLP);
+        CommonOps_DDRM.mult(inner, p, system);   // (Cp + K Kᵀ) P + μ I
+        for (int i = 0; i < MLP; i++) {
+            system.add(i, i, ridge);
+        }
+        DMatrixRMaj rkt = new DMatrixRMaj(DIM, MLP);
+        CommonOps_DDRM.multTransB(r, k, rkt);
+        DMatrixRMaj rktp = new DMatrixRMaj(DIM, MLP);
+        CommonOps_DDRM.mult(rkt, p, rktp);
+        CommonOps_DDRM.invert(system);
+        DMatrixRMaj expected = new DMatrixRMaj(DIM, MLP);
+        CommonOps_DDRM.mult(rktp, system, expected);
+
+        LowRankDelta delta = AlphaEditSolve.solve(2, nd(r), nd(k), projector.toNDArray(manager), nd(cp), ridge);
+        assertDenseEquals(expected, delta, 1e-4);
+        DMatrixRMaj change = PruneRestraint.toDouble(FloatMatrix.of(delta.dense(manager)));
+        DMatrixRMaj onPreserved = new DMatrixRMaj(DIM, 6);
+        CommonOps_DDRM.mult(change, preserved, onPreserved);
+        assertEquals(0, CommonOps_DDRM.elementMaxAbs(onPreserved), 1e-3, "preserved keys see no change");
+    }
+
+    @Test
+    void neuronSelectionTakesTheSmallestSetHoldingTheFraction() {
+        FloatMatrix keys = new FloatMatrix(5, 2, new float[] {
+            0.25f, 0.0f,
+            -4.0f, 1.0f,
+            0.5f, 0.5f,
+            2.0f, -1.0f,
+            0.0f, 0.75f});
+        // |activation| mass: 0.25, 5, 1, 3, 0.75 of 10 in total.
+        assertArrayEquals(new long[] {1}, NeuronSelection.select(keys, 0.5));
+        assertArrayEquals(new long[] {1, 3}, NeuronSelection.select(keys, 0.8));
+        assertArrayEquals(new long[] {1, 2, 3}, NeuronSelection.select(keys, 0.85));
+        assertArrayEquals(new long[] {0, 1, 2, 3, 4}, NeuronSelection.select(keys, 1.0));
+    }
+}

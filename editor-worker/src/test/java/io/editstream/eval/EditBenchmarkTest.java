@@ -1,0 +1,75 @@
+package io.editstream.eval;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.editstream.edit.Stories;
+import io.editstream.model.LanguageModel;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The benchmark end to end on stories260K with facts a TinyStories model can express. */
+class EditBenchmarkTest {
+
+    private static final String STORY_FACTS = """
+            [
+              {"case_id": 1, "prompt": "Lily likes to eat", "subject": "Lily", "ground_truth": "cookies", "target_new": "soup",
+               "rephrase_prompt": "One day, Lily likes to eat", "locality_prompt": "Tom likes to eat", "locality_ground_truth": "cookies"},
+              {"case_id": 2, "prompt": "Tom likes to play with his", "subject": "Tom", "ground_truth": "toys", "target_new": "dog",
+               "rephrase_prompt": "Every day, Tom likes to play with his", "locality_prompt": "Ben likes to play with his", "locality_ground_truth": "toys"},
+              {"case_id": 3, "prompt": "Sue was very", "subject": "Sue", "ground_truth": "excited", "target_new": "sad",
+               "rephrase_prompt": "One day, Sue was very", "locality_prompt": "Lily was very", "locality_ground_truth": "excited"}
+            ]
+            """;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void runsSequentialEditsPerAlgorithmAndWritesEveryMeasure() throws IOException {
+        Path dataset = Files.writeString(dir.resolve("story-facts.json"), STORY_FACTS);
+        List<CounterFactRecord> cases = CounterFactReader.read(dataset);
+        String heldOut = Files.readString(Stories.shared().resolve("models/stories260K/greedy-reference.txt"));
+        try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+            String corpus;
+            try (LanguageModel model = Stories.load()) {
+                corpus = Stories.corpus(model, manager);
+            }
+            EditBenchmark.Settings settings = new EditBenchmark.Settings(3, 2, 1, Stories.HYPERPARAMETERS, corpus,
+                    dir.resolve("c0"), heldOut, 300);
+            List<EditBenchmark.Result> results = EditBenchmark.run(Stories::load, manager, List.of("memit", "nse+prune"), cases, settings);
+
+            assertEquals(List.of("memit", "nse+prune"), results.stream().map(EditBenchmark.Result::algorithm).toList());
+            for (EditBenchmark.Result result : results) {
+                assertTrue(result.efficacy() >= 2.0 / 3, result.toString());
+                assertTrue(result.efficacyTop1() > 0.5, result.toString());
+                assertTrue(result.retention() >= 0 && result.retention() <= 1, result.toString());
+                assertTrue(result.maxConditionNumber() > 1 && Double.isFinite(result.maxConditionNumber()), result.toString());
+                assertTrue(result.secondsPerEdit() > 0 && result.peakHeapMb() > 0, result.toString());
+            }
+            try (var files = Files.list(dir.resolve("c0"))) {
+                assertEquals(2, files.count(), "C0 of both edit layers cached once, reused by the second algorithm");
+            }
+
+            Path json = dir.resolve("out/bench.json");
+            EditBenchmark.writeJson(results, json);
+            JsonNode written = new ObjectMapper().readTree(json.toFile());
+            List<String> keys = new ArrayList<>();
+            written.get("nse+prune").fieldNames().forEachRemaining(keys::add);
+            assertEquals(List.of("efficacy", "generalization", "specificity", "efficacy_top1", "generalization_top1",
+                    "specificity_top1", "retention", "ppl_drift", "max_condition_number", "seconds_per_edit", "peak_heap_mb"), keys);
+            assertEquals(results.get(0).efficacy(), written.get("memit").get("efficacy").asDouble());
+            String table = EditBenchmark.table(results);
+            assertTrue(table.contains("memit") && table.contains("nse+prune") && table.contains("ppl_drift"), table);
+        }
+    }
+}
