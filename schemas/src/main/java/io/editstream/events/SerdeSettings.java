@@ -41,10 +41,13 @@ public record SerdeSettings(String serializerClass, String deserializerClass, Ma
         Map<String, Object> config = new HashMap<>();
         config.put("apicurio.registry.url", registryApiUrl);
         config.put("apicurio.registry.auto-register", "true");
-        config.put("apicurio.registry.find-latest", "true");
+        // Write with the producer's own schema (found or registered by content), never with whatever version was
+        // registered last for the topic: one stray version must not change what every producer sends.
+        config.put("apicurio.registry.find-latest", "false");
         // Confluent wire format: schema id in the payload, 4 bytes.
         config.put("apicurio.registry.headers.enabled", "false");
         config.put("apicurio.registry.use-specific-avro-reader", "true");
+        config.put("apicurio.registry.avro-datum-provider", CachingAvroDatumProvider.class.getName());
         return new SerdeSettings(APICURIO_SERIALIZER, APICURIO_DESERIALIZER, config);
     }
 

@@ -1,0 +1,16 @@
+package io.editstream.streams;
+
+import io.editstream.events.DeadLetter;
+import io.editstream.events.EditRequest;
+
+/** The outcome of decoding and validating one raw correction record. */
+sealed interface Checked {
+
+    /** A valid correction, already normalised into the edit it asks for (sequence not yet assigned). */
+    record Valid(String modelId, EditRequest request) implements Checked {
+    }
+
+    /** A refused record, ready for the dead-letter topic. */
+    record Refused(DeadLetter deadLetter) implements Checked {
+    }
+}

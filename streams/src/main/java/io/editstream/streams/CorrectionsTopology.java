@@ -1,0 +1,115 @@
+package io.editstream.streams;
+
+import java.util.Map;
+
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.kstream.Branched;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.state.Stores;
+
+import io.editstream.events.DeadLetter;
+import io.editstream.events.EditBatch;
+import io.editstream.events.SerdeSettings;
+
+/**
+ * The corrections → edit-requests topology (DESIGN.md, "Streams topology"), exactly-once:
+ * <ol>
+ * <li>{@link DecodeAndValidate}: raw bytes in (so the DLQ keeps them as they were), the shared validation rules,
+ * key = model id; refusals go to the dead-letter topic with a reason.
+ * <li>{@link Deduplicator}: a repeated correction id, or a correction asking for the target its fact already has,
+ * is dropped and counted ({@link PipelineMetrics}).
+ * <li>{@link ReorderBuffer}: held for the grace period, released in event-time order per model; a later-timed
+ * correction of the same fact supersedes a held one; a late one is sequenced on arrival, flagged.
+ * <li>{@link Sequencer}: gap-free sequence numbers per model.
+ * <li>{@link Batcher}: up to N edits or T milliseconds per batch, keyed by model id.
+ * </ol>
+ *
+ * <p>Corrections are keyed by model id, so a model's corrections share a partition and every per-model state
+ * (order, sequence numbers, open batch) lives in one task without a repartition. This holds for producers using
+ * Kafka's default partitioner (as the editstream client does); a record whose key is not its model id is refused.
+ */
+public final class CorrectionsTopology {
+    static final String CORRECTION_IDS_STORE = "correction-ids";
+    static final String FACT_TARGETS_STORE = "fact-targets";
+    static final String REORDER_BUFFER_STORE = "reorder-buffer";
+    static final String MODEL_CLOCKS_STORE = "model-clocks";
+    static final String SEQUENCES_STORE = "sequences";
+    static final String OPEN_BATCHES_STORE = "open-batches";
+
+    private CorrectionsTopology() {
+    }
+
+    public static Topology build(TopologySettings settings, SerdeSettings serdes) {
+        StreamsBuilder builder = new StreamsBuilder();
+        addStores(builder, settings);
+        InputActivity activity = new InputActivity();
+
+        Map<String, KStream<byte[], Checked>> checked = builder
+                .stream(settings.correctionsTopic(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray())
+                        .withName("corrections"))
+                .process(() -> new DecodeAndValidate(settings, serdes, activity), Named.as("decode-and-validate"))
+                .split(Named.as("checked-"))
+                .branch((key, value) -> value instanceof Checked.Refused, Branched.as("refused"))
+                .defaultBranch(Branched.as("valid"));
+
+        checked.get("checked-refused")
+                .mapValues(value -> ((Checked.Refused) value).deadLetter(), Named.as("dead-letter"))
+                .to(settings.deadLetterTopic(), Produced.with(Serdes.ByteArray(), serdes.valueSerde(DeadLetter.class))
+                        .withName("dlq"));
+
+        checked.get("checked-valid")
+                .map((key, value) -> {
+                    Checked.Valid valid = (Checked.Valid) value;
+                    return KeyValue.pair(valid.modelId(), valid.request());
+                }, Named.as("by-model"))
+                .process(() -> new Deduplicator(settings), Named.as("dedup"),
+                        CORRECTION_IDS_STORE, FACT_TARGETS_STORE)
+                .process(() -> new ReorderBuffer(settings, activity), Named.as("reorder-and-supersede"),
+                        REORDER_BUFFER_STORE, MODEL_CLOCKS_STORE)
+                .process(Sequencer::new, Named.as("sequence"), SEQUENCES_STORE)
+                .process(() -> new Batcher(settings), Named.as("batch"), OPEN_BATCHES_STORE)
+                .to(settings.editRequestsTopic(), Produced.with(Serdes.String(), serdes.valueSerde(EditBatch.class))
+                        .withName("edit-requests"));
+
+        return builder.build();
+    }
+
+    /**
+     * All persistent (RocksDB) and changelogged. Dedup memories are window stores whose old segments expire after
+     * the retention window; the reorder buffer holds only what waits for the grace period; the
+     * rest is one entry per model. Stores written once per record per model are cached, so a commit writes a
+     * model's latest value to the changelog once instead of once per record.
+     */
+    private static void addStores(StreamsBuilder builder, TopologySettings settings) {
+        builder.addStateStore(Stores.windowStoreBuilder(
+                Stores.persistentWindowStore(CORRECTION_IDS_STORE, settings.dedupRetention(),
+                        settings.dedupRetention(), false),
+                Serdes.String(), Serdes.Long()));
+        builder.addStateStore(Stores.windowStoreBuilder(
+                Stores.persistentWindowStore(FACT_TARGETS_STORE, settings.dedupRetention(),
+                        settings.dedupRetention(), false),
+                Serdes.String(), Serdes.String()));
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(REORDER_BUFFER_STORE), Serdes.Bytes(), PendingEdit.serde()));
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(MODEL_CLOCKS_STORE), Serdes.String(), ModelClock.serde())
+                .withCachingEnabled());
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(SEQUENCES_STORE), Serdes.String(), Serdes.Long())
+                .withCachingEnabled());
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(OPEN_BATCHES_STORE), Serdes.String(), editBatchStoreSerde())
+                .withCachingEnabled());
+    }
+
+    private static Serde<EditBatch> editBatchStoreSerde() {
+        return SpecificRecordSerde.of(EditBatch.class);
+    }
+}

@@ -1,0 +1,223 @@
+package io.editstream.streams;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.kafka.common.metrics.Sensor;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.editstream.events.EditRequest;
+import io.editstream.events.Supersession;
+
+/**
+ * Steps 3 and 4a: holds each model's corrections for the grace period and releases them in event-time order
+ * (ties by correction id); while held, a correction of the same fact with a different target supersedes it when it
+ * has the later event time, and the loser is reported with the winner.
+ *
+ * <p>When is a held correction released? Its model's clock (the latest event time seen for the model) is a grace
+ * period past it; or, for a model that went quiet while others on its partition keep flowing, the partition's clock
+ * (the latest event time of any model in this task) is two grace periods past it, so clock skew between detectors
+ * of up to a grace period costs nothing; or, when the partition's input stops altogether, both clocks run on with
+ * the wall clock (a punctuation) and the tail is released about a grace period after the last arrival. Idle time is
+ * taken over the whole partition, and only counts over check intervals in which the stream thread processed no
+ * input at all ({@link InputActivity}): a consumer that lags, a processing stall or a restart is not silence in the
+ * log, and counting it as such would release corrections ahead of earlier-timed ones still waiting in the topic.
+ *
+ * <p>Late corrections (timed before something already released) cannot be put in order any more. They are never
+ * dropped: one that conflicts with a pending correction of its fact is decided by event time like any other,
+ * otherwise it is released at once, flagged {@code late}, counted and logged. A late correction is applied even when
+ * a later-timed correction of the same fact was already sequenced; the flag and detected_at let the editor see it.
+ */
+final class ReorderBuffer implements Processor<String, EditRequest, String, PendingEdit> {
+    private static final Logger log = LoggerFactory.getLogger(ReorderBuffer.class);
+
+    private final TopologySettings settings;
+    private final InputActivity activity;
+    private ProcessorContext<String, PendingEdit> context;
+    private KeyValueStore<Bytes, PendingEdit> buffer;
+    /**
+     * Fact key → buffer key of the correction held for that fact. Derived from the buffer (rebuilt from it on start),
+     * so it needs no store or changelog of its own.
+     */
+    private final Map<String, Bytes> pendingFacts = new HashMap<>();
+    private KeyValueStore<String, ModelClock> clocks;
+    private Sensor superseded;
+    private Sensor late;
+    /** The partition's clock: the latest event time of any model in this task (derived from the model clocks). */
+    private long partitionClock;
+    /** Whether this partition had input since the last wall-clock check. */
+    private boolean inputSinceCheck;
+    /** Wall-clock time of the last check, and the thread's input count then. */
+    private long lastCheck;
+    private long threadProcessedAtLastCheck;
+    /** How long this partition has been silent, counting only intervals in which its whole thread was idle. */
+    private long idle;
+
+    ReorderBuffer(TopologySettings settings, InputActivity activity) {
+        this.settings = settings;
+        this.activity = activity;
+    }
+
+    @Override
+    public void init(ProcessorContext<String, PendingEdit> context) {
+        this.context = context;
+        this.buffer = context.getStateStore(CorrectionsTopology.REORDER_BUFFER_STORE);
+        pendingFacts.clear(); // init runs again when a suspended task resumes
+        try (KeyValueIterator<Bytes, PendingEdit> held = buffer.all()) {
+            held.forEachRemaining(entry -> pendingFacts.put(
+                    Fact.of(BufferKey.modelOf(entry.key), entry.value.request()).key(), entry.key));
+        }
+        this.clocks = context.getStateStore(CorrectionsTopology.MODEL_CLOCKS_STORE);
+        partitionClock = Long.MIN_VALUE;
+        try (KeyValueIterator<String, ModelClock> all = clocks.all()) {
+            all.forEachRemaining(entry -> partitionClock = Math.max(partitionClock, entry.value.maxEventTime()));
+        }
+        this.superseded = PipelineMetrics.counter(context, PipelineMetrics.SUPERSEDED);
+        this.late = PipelineMetrics.counter(context, PipelineMetrics.LATE);
+        this.lastCheck = context.currentSystemTimeMs();
+        this.threadProcessedAtLastCheck = activity.processedByThisThread();
+        this.idle = 0;
+        context.schedule(settings.punctuateInterval(), PunctuationType.WALL_CLOCK_TIME, this::releaseIdleModels);
+    }
+
+    @Override
+    public void process(Record<String, EditRequest> record) {
+        String model = record.key();
+        EditRequest request = record.value();
+        long eventTime = request.getDetectedAt().toEpochMilli();
+        ModelClock clock = clockOf(model);
+        String fact = Fact.of(model, request).key();
+
+        Bytes pendingKey = pendingFacts.get(fact);
+        PendingEdit pending = pendingKey == null ? null : buffer.get(pendingKey);
+        if (pending != null) {
+            supersede(model, fact, pendingKey, pending, request);
+        } else if (eventTime < clock.releasedUpTo()) {
+            late.record();
+            log.warn("correction {} of model {} is late: detected at {} but edits up to {} are already sequenced "
+                    + "(grace {} ms); sequencing it now, flagged late", request.getCorrectionId(), model,
+                    request.getDetectedAt(), Instant.ofEpochMilli(clock.releasedUpTo()),
+                    settings.grace().toMillis());
+            request.setLate(true);
+            context.forward(new Record<>(model, new PendingEdit(request, List.of()), context.currentSystemTimeMs()));
+        } else {
+            hold(model, fact, new PendingEdit(request, List.of()));
+        }
+        clock = clock.arrived(eventTime);
+        partitionClock = Math.max(partitionClock, eventTime);
+        clocks.put(model, release(model, clock, cutoff(clock, 0)));
+        inputSinceCheck = true;
+    }
+
+    /** The event time up to which the model's held corrections are released, after {@code idleMs} without input. */
+    private long cutoff(ModelClock clock, long idleMs) {
+        if (clock.maxEventTime() == Long.MIN_VALUE) {
+            return Long.MIN_VALUE;
+        }
+        long grace = settings.grace().toMillis();
+        long quietModelClock = partitionClock - grace; // another grace period of slack for clock skew
+        return Math.max(clock.maxEventTime(), quietModelClock) + idleMs - grace;
+    }
+
+    /** The later event time wins; the loser is reported with the winner and never applied. */
+    private void supersede(String model, String fact, Bytes pendingKey, PendingEdit pending, EditRequest arriving) {
+        EditRequest held = pending.request();
+        boolean arrivingWins = compare(arriving, held) > 0;
+        EditRequest winner = arrivingWins ? arriving : held;
+        EditRequest loser = arrivingWins ? held : arriving;
+        PendingEdit updated = new PendingEdit(winner, pending.superseded()).withSupersession(Supersession.newBuilder()
+                .setCorrectionId(loser.getCorrectionId())
+                .setSupersededBy(winner.getCorrectionId())
+                .setTargetNew(loser.getTargetNew())
+                .setDetectedAt(loser.getDetectedAt())
+                .build());
+        superseded.record();
+        log.debug("model {}: correction {} supersedes {}", model, winner.getCorrectionId(), loser.getCorrectionId());
+        if (arrivingWins) {
+            buffer.delete(pendingKey);
+            pendingFacts.remove(fact);
+            hold(model, fact, updated);
+        } else {
+            buffer.put(pendingKey, updated);
+        }
+    }
+
+    private void hold(String model, String fact, PendingEdit edit) {
+        EditRequest request = edit.request();
+        Bytes key = BufferKey.of(model, request.getDetectedAt().toEpochMilli(), request.getCorrectionId());
+        buffer.put(key, edit);
+        pendingFacts.put(fact, key);
+    }
+
+    /** Forwards, in order, every held correction of the model timed at or before the cutoff. */
+    private ModelClock release(String model, ModelClock clock, long cutoff) {
+        if (cutoff == Long.MIN_VALUE || cutoff < clock.releasedUpTo()) {
+            return clock;
+        }
+        // Nothing held is timed before what was already released, so the scan starts there: a RocksDB seek from the
+        // model's first key would step over the tombstones of every correction released so far.
+        List<KeyValue<Bytes, PendingEdit>> due = new ArrayList<>();
+        try (KeyValueIterator<Bytes, PendingEdit> it = buffer.range(BufferKey.from(model, clock.releasedUpTo()),
+                BufferKey.upTo(model, cutoff))) {
+            it.forEachRemaining(due::add);
+        }
+        long now = context.currentSystemTimeMs();
+        for (KeyValue<Bytes, PendingEdit> entry : due) {
+            EditRequest request = entry.value.request();
+            buffer.delete(entry.key);
+            pendingFacts.remove(Fact.of(model, request).key());
+            clock = clock.released(request.getDetectedAt().toEpochMilli());
+            context.forward(new Record<>(model, entry.value, now));
+        }
+        return clock;
+    }
+
+    /**
+     * Wall-clock punctuation: releases what the partition's clock allows for quiet models, and, once the partition
+     * has had no input for a while, what the clocks run on by that idle time allow.
+     */
+    private void releaseIdleModels(long now) {
+        long threadProcessed = activity.processedByThisThread();
+        if (inputSinceCheck) {
+            idle = 0;
+        } else if (threadProcessed == threadProcessedAtLastCheck) {
+            idle += now - lastCheck;
+        }
+        inputSinceCheck = false;
+        threadProcessedAtLastCheck = threadProcessed;
+        lastCheck = now;
+        List<KeyValue<String, ModelClock>> all = new ArrayList<>();
+        try (KeyValueIterator<String, ModelClock> it = clocks.all()) {
+            it.forEachRemaining(all::add);
+        }
+        for (KeyValue<String, ModelClock> entry : all) {
+            ModelClock clock = entry.value;
+            ModelClock after = release(entry.key, clock, cutoff(clock, idle));
+            if (!after.equals(clock)) {
+                clocks.put(entry.key, after);
+            }
+        }
+    }
+
+    private static int compare(EditRequest a, EditRequest b) {
+        int byTime = a.getDetectedAt().compareTo(b.getDetectedAt());
+        return byTime != 0 ? byTime : a.getCorrectionId().compareTo(b.getCorrectionId());
+    }
+
+    private ModelClock clockOf(String model) {
+        ModelClock clock = clocks.get(model);
+        return clock == null ? ModelClock.START : clock;
+    }
+}

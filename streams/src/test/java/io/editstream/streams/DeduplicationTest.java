@@ -1,0 +1,76 @@
+package io.editstream.streams;
+
+import static io.editstream.streams.ReorderingTest.ids;
+import static io.editstream.streams.TopologyFixture.correction;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.editstream.events.CorrectionEvent;
+
+/** Exact duplicates (same correction id) and semantic duplicates (same fact, same target) are dropped and counted. */
+class DeduplicationTest {
+    @TempDir
+    Path stateDir;
+
+    private TopologyFixture fixture(TopologySettings settings) {
+        return new TopologyFixture(settings.withGrace(Duration.ZERO), stateDir);
+    }
+
+    @Test
+    void exactDuplicateIsDroppedAndCounted() {
+        try (TopologyFixture f = fixture(TopologyFixture.settings())) {
+            CorrectionEvent c = correction("c-1", "Rome", "France", 0);
+            f.send(c);
+            f.send(c);
+            f.send(correction("c-1", "Rome", "Spain", 50)); // same id, even with other content: a retry
+            assertEquals(List.of("c-1"), ids(f.edits()));
+            assertEquals(2, f.counter(PipelineMetrics.EXACT_DUPLICATES));
+            assertEquals(0, f.counter(PipelineMetrics.SEMANTIC_DUPLICATES));
+        }
+    }
+
+    @Test
+    void semanticDuplicateIsDroppedAndCounted() {
+        try (TopologyFixture f = fixture(TopologyFixture.settings())) {
+            f.send(correction("c-1", "Rome", "France", 0));
+            f.send(correction("c-2", "Rome", "France", 100)); // another detector, same fix
+            CorrectionEvent spelledOut = correction("c-3", "Rome", "France", 200);
+            spelledOut.setPrompt("Rome is located in"); // same template once normalised
+            f.send(spelledOut);
+            f.send(correction("c-4", "Rome", "Spain", 300)); // same fact, another target: a real edit
+            f.send(correction("c-5", TopologyFixture.OTHER_MODEL, "Rome", "France", 400)); // another model
+            assertEquals(List.of("c-1", "c-4", "c-5"), ids(f.edits()));
+            assertEquals(2, f.counter(PipelineMetrics.SEMANTIC_DUPLICATES));
+            assertEquals(0, f.counter(PipelineMetrics.EXACT_DUPLICATES));
+        }
+    }
+
+    @Test
+    void factFlippingBackToAnEarlierTargetIsNotADuplicate() {
+        try (TopologyFixture f = fixture(TopologyFixture.settings())) {
+            f.send(correction("c-1", "Rome", "France", 0));
+            f.send(correction("c-2", "Rome", "Spain", 100));
+            f.send(correction("c-3", "Rome", "France", 200));
+            assertEquals(List.of("c-1", "c-2", "c-3"), ids(f.edits()));
+            assertEquals(0, f.counter(PipelineMetrics.SEMANTIC_DUPLICATES));
+        }
+    }
+
+    @Test
+    void duplicatesAreRememberedOnlyForTheRetentionWindow() {
+        TopologySettings settings = TopologyFixture.settings().withDedupRetention(Duration.ofMinutes(1));
+        try (TopologyFixture f = fixture(settings)) {
+            f.send(correction("c-1", "Rome", "France", 0));
+            f.send(correction("c-2", "Rome", "France", 30_000)); // inside the window
+            f.send(correction("c-3", "Rome", "France", 95_000)); // 95 s after c-1, the last one accepted
+            assertEquals(List.of("c-1", "c-3"), ids(f.edits()));
+            assertEquals(1, f.counter(PipelineMetrics.SEMANTIC_DUPLICATES));
+        }
+    }
+}
