@@ -1,0 +1,142 @@
+package io.editstream.cli;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import io.editstream.edit.EditHyperparameters;
+import io.editstream.edit.SampledCorpus;
+import io.editstream.eval.CounterFactReader;
+import io.editstream.eval.CounterFactRecord;
+import io.editstream.eval.EditBenchmark;
+import io.editstream.model.LanguageModel;
+import io.editstream.model.ModelFamily;
+import io.editstream.model.format.ModelLoader;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code editstream bench edit}: N sequential CounterFact edits in batches of B with each algorithm on a fresh copy
+ * of the model, printed side by side and optionally written as JSON.
+ */
+@Command(name = "edit", mixinStandardHelpOptions = true,
+        description = "Sequential model editing benchmark: efficacy, generalization, specificity (both definitions), "
+                + "retention, perplexity drift, condition number, seconds per edit and peak heap per algorithm.")
+public final class BenchEditCommand implements Callable<Integer> {
+
+    /** Where the model runs. */
+    enum DeviceKind { cpu, gpu }
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR_OR_FILE",
+            description = "A HuggingFace model directory, a llama2.c .bin file, or a directory holding one with its tok*.bin.")
+    Path model;
+
+    @Option(names = "--algo", split = ",", defaultValue = "memit,nse,alphaedit,nse+prune", paramLabel = "ALGO",
+            description = "Algorithms, each memit, nse or alphaedit, optionally +prune (default: ${DEFAULT-VALUE}).")
+    List<String> algorithms;
+
+    @Option(names = "--edits", defaultValue = "100", paramLabel = "N", description = "Edits in all (default: ${DEFAULT-VALUE}).")
+    int edits;
+
+    @Option(names = "--batch", defaultValue = "1", paramLabel = "B", description = "Edits per batch (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--dataset", paramLabel = "FILE",
+            description = "CounterFact cases in the EasyEdit JSON format (default: the shared counterfact-edit.json).")
+    Path dataset;
+
+    @Option(names = "--json", paramLabel = "OUT", description = "Also write the results as JSON here.")
+    Path json;
+
+    @Option(names = "--hparams", paramLabel = "NAME",
+            description = "Hyperparameters resource (llama2c-stories, gpt2-xl, llama3-8b; default: chosen from the model).")
+    String hyperparameters;
+
+    @Option(names = "--corpus", paramLabel = "FILE",
+            description = "Text whose MLP keys form C0 (default: wikitext; for llama2.c story models, stories they sample themselves).")
+    Path corpus;
+
+    @Option(names = "--held-out", paramLabel = "FILE",
+            description = "Text for perplexity drift (default: as --corpus, a different sample for story models).")
+    Path heldOut;
+
+    @Option(names = "--cache-dir", defaultValue = ".editstream-cache/c0", paramLabel = "DIR",
+            description = "Where C0 is cached (default: ${DEFAULT-VALUE}).")
+    Path cacheDir;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the editors' context prefixes (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|gpu", description = "Device to run on (default: ${DEFAULT-VALUE}).")
+    DeviceKind device;
+
+    @Override
+    public Integer call() {
+        if (edits < 1 || batch < 1) {
+            throw new ParameterException(spec.commandLine(), "--edits and --batch must be at least 1");
+        }
+        Device target = device == DeviceKind.gpu ? Device.gpu() : Device.cpu();
+        // llama2.c checkpoints (a .bin, or a directory without config.json) are the TinyStories models.
+        boolean storyModel = Files.isDirectory(model) ? !Files.exists(model.resolve("config.json")) : model.toString().endsWith(".bin");
+        List<CounterFactRecord> cases = CounterFactReader.read(dataset != null ? dataset : SharedData.file("data/counterfact/counterfact-edit.json"));
+        try (NDManager manager = NDManager.newBaseManager(target)) {
+            String c0Text;
+            String heldOutText;
+            EditHyperparameters chosen;
+            try (LanguageModel probe = open(target)) {
+                chosen = EditHyperparameters.load(hyperparameters != null ? hyperparameters : defaultHyperparameters(probe, storyModel));
+                c0Text = corpus != null ? read(corpus) : storyModel
+                        ? SampledCorpus.sample(probe, manager, SampledCorpus.STORY_OPENINGS, 3, 60, 42)
+                        : read(SharedData.file("data/wikitext/wiki.test.raw"));
+                heldOutText = heldOut != null ? read(heldOut) : storyModel && corpus == null
+                        ? SampledCorpus.sample(probe, manager, SampledCorpus.STORY_OPENINGS, 1, 60, 43)
+                        : c0Text;
+            }
+            EditBenchmark.Settings settings = new EditBenchmark.Settings(edits, batch, seed, chosen, c0Text, cacheDir, heldOutText, 2000);
+            List<EditBenchmark.Result> results = EditBenchmark.run(() -> open(target), manager, algorithms, cases, settings);
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf("%d edits in batches of %d on %s (%s)%n", edits, batch, model, chosen.description());
+            out.print(EditBenchmark.table(results));
+            out.flush();
+            if (json != null) {
+                EditBenchmark.writeJson(results, json);
+            }
+            return 0;
+        } catch (IllegalArgumentException e) {
+            throw new CommandFailure(e.getMessage(), e);
+        }
+    }
+
+    private static String defaultHyperparameters(LanguageModel languageModel, boolean storyModel) {
+        if (storyModel) {
+            return "llama2c-stories";
+        }
+        return languageModel.config().family() == ModelFamily.GPT2 ? "gpt2-xl" : "llama3-8b";
+    }
+
+    private LanguageModel open(Device target) {
+        try {
+            return ModelLoader.load(model, target);
+        } catch (IOException e) {
+            throw new CommandFailure("cannot load model " + model + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            throw new CommandFailure("cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+}
