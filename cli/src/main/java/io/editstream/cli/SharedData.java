@@ -8,7 +8,7 @@ import java.util.List;
 /**
  * The shared data directory (models and data sets that are read at run time, never copied into the repository):
  * the system property {@code editstream.shared} (the launcher sets it to the repository's {@code ../shared}), else
- * {@code ../shared} from the working directory, else {@code /work/shared}.
+ * {@code ../shared} from the working directory.
  */
 public final class SharedData {
     private SharedData() {
@@ -22,7 +22,6 @@ public final class SharedData {
             tried.add(Path.of(property));
         }
         tried.add(Path.of("..", "shared"));
-        tried.add(Path.of("/work/shared"));
         for (Path dir : tried) {
             Path candidate = dir.resolve(relativePath);
             if (Files.isRegularFile(candidate)) {

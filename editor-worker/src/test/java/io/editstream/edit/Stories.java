@@ -3,10 +3,10 @@ package io.editstream.edit;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import io.editstream.model.LanguageModel;
+import io.editstream.model.SharedData;
 import io.editstream.model.format.ModelLoader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -25,13 +25,7 @@ public final class Stories {
     }
 
     public static Path shared() {
-        String property = System.getProperty("editstream.shared");
-        for (Path candidate : new Path[] {property == null ? null : Path.of(property), Path.of("../shared"), Path.of("/work/shared")}) {
-            if (candidate != null && Files.isDirectory(candidate.resolve("models/stories260K"))) {
-                return candidate;
-            }
-        }
-        throw new IllegalStateException("shared data not found: set -Deditstream.shared or run next to ../shared");
+        return SharedData.root();
     }
 
     public static LanguageModel load() {

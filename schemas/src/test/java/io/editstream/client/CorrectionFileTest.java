@@ -173,7 +173,7 @@ class CorrectionFileTest {
     static Path sharedDir() {
         String property = System.getProperty("editstream.shared");
         for (Path candidate : new Path[] {property == null ? null : Path.of(property), Path.of("../shared"),
-                Path.of("../../shared"), Path.of("/work/shared")}) {
+                Path.of("../../shared")}) {
             if (candidate != null && Files.isDirectory(candidate.resolve("data"))) {
                 return candidate;
             }
