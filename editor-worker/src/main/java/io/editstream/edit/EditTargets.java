@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.training.GradientCollector;
 import io.editstream.model.ForwardResult;
+import io.editstream.model.GraphConstants;
 import io.editstream.model.LanguageModel;
 import io.editstream.model.Probe;
 import io.editstream.model.TextTokenizer;
@@ -92,8 +93,9 @@ final class EditTargets {
                     ForwardResult result = model.forward(stepScope, batch, Probe.none().addToResidual(layer, delta, positions));
                     NDArray logProbs = result.logits().logSoftmax(-1);
                     NDArray nllLoss = logProbs.get(predicted).gather(tokenIndex, 1).mul(tokenWeight).sum().neg();
-                    NDArray klLoss = klInitial.exp().mul(klInitial.sub(logProbs.get(klLast))).sum().mul(settings.klFactor());
-                    NDArray decay = delta.square().sum().mul(settings.weightDecay() / (hiddenNorm * hiddenNorm));
+                    NDArray klLoss = klInitial.exp().mul(klInitial.sub(logProbs.get(klLast))).sum().mul(GraphConstants.scalar(stepScope, (float) settings.klFactor()));
+                    NDArray decay = delta.square().sum().mul(GraphConstants.scalar(stepScope,
+                            (float) (settings.weightDecay() / (hiddenNorm * hiddenNorm))));
                     NDArray loss = nllLoss.add(klLoss).add(decay);
                     nll = nllLoss.getFloat();
                     if (step == 1) {

@@ -1,6 +1,7 @@
 package io.editstream.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Activation;
 
 /** MLP nonlinearities, written out so their exact formula is visible. */
@@ -18,7 +19,11 @@ public final class Activations {
 
     /** GELU, tanh approximation (GPT-2's "gelu_new"): {@code 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³)))}. */
     public static NDArray geluTanh(NDArray x) {
-        NDArray inner = x.add(x.pow(3f).mul(0.044715f)).mul(SQRT_2_OVER_PI);
-        return x.mul(inner.tanh().add(1f)).mul(0.5f);
+        // constants as arrays, not x.mul(0.5f): see GraphConstants (autograd runs through this in target optimisation)
+        NDManager manager = x.getManager();
+        NDArray cube = x.mul(x).mul(x);
+        NDArray inner = x.add(cube.mul(GraphConstants.scalar(manager, 0.044715f)))
+                .mul(GraphConstants.scalar(manager, SQRT_2_OVER_PI));
+        return x.mul(inner.tanh().add(1f)).mul(GraphConstants.scalar(manager, 0.5f));
     }
 }

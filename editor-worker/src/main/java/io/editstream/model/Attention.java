@@ -68,7 +68,8 @@ public final class Attention {
             k = k.repeat(1, groups);
             v = v.repeat(1, groups);
         }
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).div((float) Math.sqrt(shape.get(3))).add(mask);
+        NDArray scale = GraphConstants.scalar(q.getManager(), (float) Math.sqrt(shape.get(3)));
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).div(scale).add(mask);
         NDArray mixed = scores.softmax(-1).matMul(v);
         return mixed.transpose(0, 2, 1, 3).reshape(shape.get(0), shape.get(2), heads * shape.get(3));
     }

@@ -81,7 +81,7 @@ public final class ProbeHooks {
                 mask[row * seq + positions[row]] = 1f;
             }
         }
-        return pass.create(mask, new Shape(rows, seq, 1));
+        return GraphConstants.of(pass, mask, new Shape(rows, seq, 1));
     }
 
     /** A {@code [dim]} or {@code [batch, dim]} vector shaped to broadcast over {@code [batch, seq, dim]}. */

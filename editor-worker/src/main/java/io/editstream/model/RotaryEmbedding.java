@@ -41,7 +41,7 @@ public final class RotaryEmbedding {
             }
         }
         Shape shape = new Shape(1, 1, seq, headDim);
-        return new Tables(manager.create(cos, shape), manager.create(sin, shape));
+        return new Tables(GraphConstants.of(manager, cos, shape), GraphConstants.of(manager, sin, shape));
     }
 
     /** Rotates {@code x} {@code [batch, heads, seq, headDim]}: {@code x cos + rotate_half(x) sin}. */
