@@ -5,7 +5,6 @@ import java.io.PrintWriter;
 import java.nio.charset.CharacterCodingException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,6 +27,7 @@ import io.editstream.corrections.ValidationRules;
 import io.editstream.events.Topics;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -41,19 +41,11 @@ import picocli.CommandLine.Spec;
             "The file holds one JSON object per line (or one JSON array of objects): CounterFact records in EasyEdit "
                     + "format, or CorrectionEvent fields in snake_case."})
 final class ProduceCommand implements Callable<Integer> {
-    /** How long to wait for a broker or the registry before giving up. */
-    static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
-
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--bootstrap", required = true, paramLabel = "HOST:PORT", converter = KafkaCluster.Converter.class,
-            description = "Kafka bootstrap servers.")
-    KafkaCluster cluster;
-
-    @Option(names = "--registry", required = true, paramLabel = "URL", converter = SchemaRegistry.Converter.class,
-            description = "Apicurio Registry: http://host:port or http://host:port/apis/registry/v3.")
-    SchemaRegistry registry;
+    @Mixin
+    Endpoints endpoints;
 
     @Option(names = "--model", paramLabel = "MODEL",
             description = "Model id for records without model_id (records that name another model are refused).")
@@ -127,15 +119,14 @@ final class ProduceCommand implements Callable<Integer> {
 
     /** Sends every parsed record; returns how many the broker acknowledged and collects the refused ones. */
     private int publish(List<Parsed> parsed, List<Rejected> rejected) {
-        cluster.requireReachable(CONNECT_TIMEOUT);
-        registry.requireReachable(CONNECT_TIMEOUT);
+        endpoints.requireReachable();
         Map<String, Object> producerOverrides = Map.of(
                 ProducerConfig.MAX_BLOCK_MS_CONFIG, 15_000,
                 ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000,
                 ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
         List<Future<RecordMetadata>> pending = new ArrayList<>();
-        try (CorrectionPublisher publisher = new CorrectionPublisher(cluster.bootstrapServers(),
-                registry.serdeSettings(), ValidationRules.anyModel(), producerOverrides)) {
+        try (CorrectionPublisher publisher = new CorrectionPublisher(endpoints.cluster.bootstrapServers(),
+                endpoints.registry.serdeSettings(), ValidationRules.anyModel(), producerOverrides)) {
             for (Parsed record : parsed) {
                 try {
                     pending.add(publisher.publish(record.event()));
@@ -143,8 +134,8 @@ final class ProduceCommand implements Callable<Integer> {
                     rejected.add(new Rejected(record.line(), e.rejection().reason().name(), e.rejection().message()));
                 } catch (RuntimeException e) {
                     // The serializer's registry calls and the producer's metadata wait fail here, not in the future.
-                    throw new CommandFailure("line " + record.line() + ": cannot send to " + cluster.bootstrapServers()
-                            + " (registry " + registry.apiUrl() + "): " + EditstreamCommand.describe(e), e);
+                    throw new CommandFailure("line " + record.line() + ": cannot send to " + endpoints.cluster.bootstrapServers()
+                            + " (registry " + endpoints.registry.apiUrl() + "): " + EditstreamCommand.describe(e), e);
                 }
             }
             publisher.flush();

@@ -30,6 +30,7 @@ import io.editstream.streams.PipelineMetrics;
 import io.editstream.streams.TopologySettings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -46,13 +47,8 @@ final class StreamsCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--bootstrap", required = true, paramLabel = "HOST:PORT", converter = KafkaCluster.Converter.class,
-            description = "Kafka bootstrap servers.")
-    KafkaCluster cluster;
-
-    @Option(names = "--registry", required = true, paramLabel = "URL", converter = SchemaRegistry.Converter.class,
-            description = "Apicurio Registry: http://host:port or http://host:port/apis/registry/v3.")
-    SchemaRegistry registry;
+    @Mixin
+    Endpoints endpoints;
 
     @Option(names = "--models", split = ",", paramLabel = "MODEL",
             description = "Models the deployment edits (overrides editstream.models of --config).")
@@ -100,11 +96,10 @@ final class StreamsCommand implements Callable<Integer> {
             throw new CommandFailure("invalid topology setting: " + e.getMessage(), e);
         }
 
-        cluster.requireReachable(ProduceCommand.CONNECT_TIMEOUT);
-        registry.requireReachable(ProduceCommand.CONNECT_TIMEOUT);
+        endpoints.requireReachable();
         prepareTopics(settings);
 
-        CorrectionsApp app = CorrectionsApp.start(cluster.bootstrapServers(), settings, registry.serdeSettings(),
+        CorrectionsApp app = CorrectionsApp.start(endpoints.cluster.bootstrapServers(), settings, endpoints.registry.serdeSettings(),
                 streamsOverrides(properties));
         CountDownLatch stopped = new CountDownLatch(1);
         Thread shutdownHook = new Thread(() -> {
@@ -113,7 +108,7 @@ final class StreamsCommand implements Callable<Integer> {
         }, "editstream-streams-shutdown");
         Runtime.getRuntime().addShutdownHook(shutdownHook);
         PrintWriter out = spec.commandLine().getOut();
-        out.println("corrections topology running on " + cluster.bootstrapServers() + " for models "
+        out.println("corrections topology running on " + endpoints.cluster.bootstrapServers() + " for models "
                 + settings.knownModels() + "; Ctrl-C stops it");
         out.flush();
         try {
@@ -185,20 +180,20 @@ final class StreamsCommand implements Callable<Integer> {
 
     /** Creates missing topics when asked; otherwise fails clearly instead of letting the app wait for them. */
     private void prepareTopics(TopologySettings settings) {
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers()))) {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, endpoints.cluster.bootstrapServers()))) {
             if (createTopics) {
                 CorrectionsApp.createTopics(admin, settings, partitions, replicationFactor);
             }
-            Set<String> existing = admin.listTopics().names().get(ProduceCommand.CONNECT_TIMEOUT.toSeconds(),
+            Set<String> existing = admin.listTopics().names().get(Endpoints.CONNECT_TIMEOUT.toSeconds(),
                     TimeUnit.SECONDS);
             List<String> missing = CorrectionsApp.topicPartitions(settings, partitions).keySet().stream()
                     .filter(topic -> !existing.contains(topic)).sorted().toList();
             if (!missing.isEmpty()) {
-                throw new CommandFailure("topics " + missing + " do not exist on " + cluster.bootstrapServers()
+                throw new CommandFailure("topics " + missing + " do not exist on " + endpoints.cluster.bootstrapServers()
                         + "; create them or pass --create-topics");
             }
         } catch (ExecutionException | TimeoutException e) {
-            throw new CommandFailure("cannot list the topics of " + cluster.bootstrapServers() + ": " + e, e);
+            throw new CommandFailure("cannot list the topics of " + endpoints.cluster.bootstrapServers() + ": " + e, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CommandFailure("interrupted while checking topics", e);
