@@ -24,6 +24,7 @@ import picocli.CommandLine.Spec;
             StreamsCommand.class,
             GenerateCommand.class,
             BenchCommand.class,
+            TestbedCommand.class,
         })
 public final class EditstreamCommand implements Runnable {
     public static final int EXIT_FAILURE = 1;

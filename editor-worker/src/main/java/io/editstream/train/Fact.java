@@ -1,0 +1,25 @@
+package io.editstream.train;
+
+/**
+ * One true fact as the model learns it: a prompt and the answer that follows it.
+ *
+ * @param kind   which CounterFact prompt it came from
+ * @param caseId the CounterFact case it belongs to
+ */
+public record Fact(String prompt, String answer, Kind kind, int caseId) {
+
+    /** The three prompts of a CounterFact case. */
+    public enum Kind { REWRITE, REPHRASE, LOCALITY }
+
+    public Fact {
+        if (prompt == null || prompt.isBlank() || answer == null || answer.isBlank()) {
+            throw new IllegalArgumentException("fact of case " + caseId + " (" + kind + ") needs a prompt and an answer");
+        }
+        answer = answer.strip();
+    }
+
+    /** The sentence the model is trained on: the prompt followed by its answer, one space between. */
+    public String text() {
+        return prompt + " " + answer;
+    }
+}

@@ -1,0 +1,123 @@
+package io.editstream.train;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import io.editstream.eval.CounterFactReader;
+import io.editstream.eval.CounterFactRecord;
+import io.editstream.model.LanguageModel;
+import io.editstream.model.format.HuggingFaceCheckpoint;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * One training run of the testbed, from the CounterFact splits to a HuggingFace-layout directory: selects the true
+ * facts, trains, measures what the model knows about the benchmark cases, writes config, weights and tokenizer.
+ *
+ * <p>{@link #main} runs it without the CLI module:
+ * {@code TestbedTraining --edit FILE --train FILE --out DIR [--facts N] [--steps N] [--seed S]}.
+ */
+public final class TestbedTraining {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TestbedTraining.class);
+    /** Width of an attention head when {@link #main} is given another model width. */
+    private static final int HEAD_DIM = 32;
+
+    /** The default testbed: what {@code editstream testbed train} trains without options. */
+    public static final TestbedShape DEFAULT_SHAPE = new TestbedShape(192, 4, 6, 512, 64);
+    public static final int DEFAULT_FACTS = 4500;
+    public static final int DEFAULT_STEPS = 5000;
+    public static final int DEFAULT_BATCH = 48;
+    public static final long DEFAULT_SEED = 1;
+
+    /** What a run produced. */
+    public record Outcome(Path directory, long parameters, double seconds, FactRecall.Result benchmarkRecall) {
+    }
+
+    private TestbedTraining() {
+    }
+
+    /** Settings of a run of {@code steps} steps with the default recipe. */
+    public static TrainingSettings settings(TestbedShape shape, int steps, int batchSize, long seed) {
+        return new TrainingSettings(shape, steps, batchSize, 2e-3, Math.max(1, Math.min(300, steps / 20)), 0.01, 3f,
+                seed, Math.max(1, Math.min(50, steps / 20)), Math.max(1, steps / 10));
+    }
+
+    /**
+     * Trains on about {@code factCount} facts of the two splits and writes the model to {@code out}.
+     *
+     * @param editSplit  counterfact-edit.json: its first cases are the benchmark's, so they are always learnt
+     * @param trainSplit counterfact-train.json
+     * @param device     where to train (the CPU, single-threaded, for a reproducible run)
+     */
+    public static Outcome run(Path editSplit, Path trainSplit, Path out, int factCount, TrainingSettings settings,
+                              Device device) throws IOException {
+        List<CounterFactRecord> edit = CounterFactReader.read(editSplit);
+        List<CounterFactRecord> train = CounterFactReader.read(trainSplit);
+        List<Fact> facts = TrainingFacts.select(edit, train, factCount);
+        List<Fact> benchmark = edit.subList(0, Math.min(TrainingFacts.BENCHMARK_CASES, (factCount + 2) / 3)).stream()
+                .flatMap(c -> TrainingFacts.of(c).stream()).toList();
+        long start = System.nanoTime();
+        // the new targets of both splits' edits must be words the model can write, though never facts it learns
+        List<String> editTargets = Stream.concat(edit.stream(), train.stream()).map(CounterFactRecord::targetNew).toList();
+        try (LanguageModel model = new TestbedTrainer(settings, device).train(facts, editTargets);
+             NDManager manager = NDManager.newBaseManager(device)) {
+            double seconds = (System.nanoTime() - start) / 1e9;
+            FactRecall.Result recall = FactRecall.measure(model, benchmark, manager);
+            LOG.info("trained in {} s; the first {} edit-split cases: {}", Math.round(seconds), benchmark.size() / 3, recall);
+            HuggingFaceCheckpoint.write(model, out);
+            return new Outcome(out, TestbedTrainer.parameterCount(model), seconds, recall);
+        }
+    }
+
+    /**
+     * The text a testbed trained on {@code factCount} facts learnt, one sentence per fact: the corpus of its
+     * second-moment statistics (C0). Rebuilt from the splits at run time, since CounterFact is not copied into the
+     * repository.
+     */
+    public static List<String> trainingText(Path editSplit, Path trainSplit, int factCount) {
+        return TrainingFacts.select(CounterFactReader.read(editSplit), CounterFactReader.read(trainSplit), factCount).stream()
+                .map(Fact::text).toList();
+    }
+
+    public static void main(String[] args) throws IOException {
+        Path edit = null;
+        Path train = null;
+        Path out = null;
+        int facts = DEFAULT_FACTS;
+        int steps = DEFAULT_STEPS;
+        int batch = DEFAULT_BATCH;
+        long seed = DEFAULT_SEED;
+        int dim = DEFAULT_SHAPE.dim();
+        int layers = DEFAULT_SHAPE.layers();
+        int mlpDim = DEFAULT_SHAPE.mlpDim();
+        for (int i = 0; i + 1 < args.length; i += 2) {
+            String value = args[i + 1];
+            switch (args[i]) {
+                case "--edit" -> edit = Path.of(value);
+                case "--train" -> train = Path.of(value);
+                case "--out" -> out = Path.of(value);
+                case "--facts" -> facts = Integer.parseInt(value);
+                case "--steps" -> steps = Integer.parseInt(value);
+                case "--batch" -> batch = Integer.parseInt(value);
+                case "--seed" -> seed = Long.parseLong(value);
+                case "--dim" -> dim = Integer.parseInt(value);
+                case "--layers" -> layers = Integer.parseInt(value);
+                case "--mlp-dim" -> mlpDim = Integer.parseInt(value);
+                default -> throw new IllegalArgumentException("unknown option " + args[i]);
+            }
+        }
+        if (edit == null || train == null || out == null || args.length % 2 != 0) {
+            throw new IllegalArgumentException("usage: TestbedTraining --edit FILE --train FILE --out DIR [--facts N] [--steps N] "
+                    + "[--batch N] [--seed S] [--dim D] [--layers L] [--mlp-dim M]");
+        }
+        TestbedShape shape = new TestbedShape(dim, layers, dim / HEAD_DIM, mlpDim, DEFAULT_SHAPE.maxSeqLen());
+        // the CPU: the device whose single-threaded kernels make a run reproducible
+        Outcome outcome = run(edit, train, out, facts, settings(shape, steps, batch, seed), Device.cpu());
+        LOG.info("wrote {} ({} parameters)", outcome.directory(), outcome.parameters());
+    }
+}

@@ -1,0 +1,76 @@
+package io.editstream.train;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import io.editstream.eval.CounterFactReader;
+import io.editstream.eval.CounterFactRecord;
+import io.editstream.model.LanguageModel;
+import io.editstream.model.SharedData;
+import io.editstream.model.format.HuggingFaceCheckpoint;
+import io.editstream.model.format.ModelLoader;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A tiny testbed trained on the first 17 edit-split cases (51 true facts): it learns them, and reproducibly. */
+class TestbedTrainerTest {
+
+    private static final TestbedShape TINY = new TestbedShape(64, 2, 4, 128, 64);
+
+    @Test
+    void aTinyModelLearnsItsFactsAndTwoRunsGiveTheSameWeights(@TempDir Path dir) throws Exception {
+        List<CounterFactRecord> edit = CounterFactReader.read(SharedData.resolve("data/counterfact/counterfact-edit.json"));
+        List<Fact> facts = TrainingFacts.select(edit, List.of(), 51);
+        assertEquals(51, facts.size());
+        TrainingSettings settings = new TrainingSettings(TINY, 300, 24, 1e-2, 20, 0.01, 3f, 7, 50, 0);
+
+        String firstHash;
+        try (LanguageModel model = new TestbedTrainer(settings, Device.cpu()).train(facts);
+             NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+            FactRecall.Result recall = FactRecall.measure(model, facts, manager);
+            assertTrue(recall.accuracy(Fact.Kind.REWRITE) >= 0.8, "rewrite prompts: " + recall);
+            assertTrue(recall.overall() >= 0.8, "all prompts: " + recall);
+            firstHash = model.weightsSha256();
+            HuggingFaceCheckpoint.write(model, dir);
+        }
+        try (LanguageModel again = new TestbedTrainer(settings, Device.cpu()).train(facts)) {
+            assertEquals(firstHash, again.weightsSha256(), "same facts, settings and seed must give the same weights");
+        }
+        try (LanguageModel loaded = ModelLoader.load(dir, Device.cpu());
+             NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+            assertEquals(firstHash, loaded.weightsSha256());
+            assertTrue(FactRecall.measure(loaded, facts, manager).accuracy(Fact.Kind.REWRITE) >= 0.8);
+        }
+    }
+
+    @Test
+    void factsAreTrueOnesAndTheBenchmarkCasesComeFirst() {
+        List<CounterFactRecord> edit = CounterFactReader.read(SharedData.resolve("data/counterfact/counterfact-edit.json"));
+        List<CounterFactRecord> train = CounterFactReader.read(SharedData.resolve("data/counterfact/counterfact-train.json"));
+        List<Fact> facts = TrainingFacts.select(edit, train, 3300);
+        assertEquals(edit.get(0).prompt(), facts.get(0).prompt());
+        assertEquals(edit.get(0).groundTruth(), facts.get(0).answer());
+        assertTrue(facts.stream().anyMatch(f -> f.caseId() == train.get(0).caseId()), "train-split cases follow the benchmark's");
+        Map<String, Fact> byPrompt = facts.stream().collect(Collectors.toMap(Fact::prompt, f -> f));
+        for (CounterFactRecord c : edit.subList(0, 1000)) {
+            for (String prompt : List.of(c.prompt(), c.rephrasePrompt())) {
+                Fact fact = byPrompt.get(prompt);
+                assertTrue(fact != null, "case " + c.caseId() + " is learnt");
+                // CounterFact asks a few prompts twice with different answers (Beijing's twin cities): the first case wins
+                assertTrue(fact.answer().equals(c.groundTruth()) || fact.caseId() != c.caseId(), "case " + c.caseId());
+            }
+        }
+        assertTrue(facts.stream().noneMatch(f -> f.kind() == Fact.Kind.REWRITE && isTargetNewOf(f, edit)), "target_new is never a fact");
+    }
+
+    private static boolean isTargetNewOf(Fact fact, List<CounterFactRecord> cases) {
+        return cases.stream().anyMatch(c -> c.caseId() == fact.caseId() && c.targetNew().equals(fact.answer()));
+    }
+}
