@@ -10,6 +10,7 @@ import io.editstream.eval.EditBenchmark;
 import io.editstream.model.LanguageModel;
 import io.editstream.model.ModelFamily;
 import io.editstream.model.format.ModelLoader;
+import io.editstream.train.TestbedTraining;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -31,6 +32,8 @@ import picocli.CommandLine.Spec;
                 + "retention, perplexity drift, condition number, seconds per edit and peak heap per algorithm.")
 public final class BenchEditCommand implements Callable<Integer> {
 
+    private static final String TESTBED = "testbed";
+
     /** Where the model runs. */
     enum DeviceKind { cpu, gpu }
 
@@ -38,7 +41,8 @@ public final class BenchEditCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--model", required = true, paramLabel = "DIR_OR_FILE",
-            description = "A HuggingFace model directory, a llama2.c .bin file, or a directory holding one with its tok*.bin.")
+            description = "A HuggingFace model directory, a llama2.c .bin file, a directory holding one with its tok*.bin, "
+                    + "or 'testbed' (the repository's models/testbed).")
     Path model;
 
     @Option(names = "--algo", split = ",", defaultValue = "memit,nse,alphaedit,nse+prune", paramLabel = "ALGO",
@@ -59,11 +63,12 @@ public final class BenchEditCommand implements Callable<Integer> {
     Path json;
 
     @Option(names = "--hparams", paramLabel = "NAME",
-            description = "Hyperparameters resource (llama2c-stories, gpt2-xl, llama3-8b; default: chosen from the model).")
+            description = "Hyperparameters resource (llama2c-stories, gpt2-xl, llama3-8b, testbed; default: chosen from the model).")
     String hyperparameters;
 
     @Option(names = "--corpus", paramLabel = "FILE",
-            description = "Text whose MLP keys form C0 (default: wikitext; for llama2.c story models, stories they sample themselves).")
+            description = "Text whose MLP keys form C0 (default: wikitext; for llama2.c story models, stories they sample themselves; "
+                    + "for the testbed, its own training text).")
     Path corpus;
 
     @Option(names = "--held-out", paramLabel = "FILE",
@@ -86,17 +91,22 @@ public final class BenchEditCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--edits and --batch must be at least 1");
         }
         Device target = device == DeviceKind.gpu ? Device.gpu() : Device.cpu();
+        model = resolveModel(model);
         // llama2.c checkpoints (a .bin, or a directory without config.json) are the TinyStories models.
         boolean storyModel = Files.isDirectory(model) ? !Files.exists(model.resolve("config.json")) : model.toString().endsWith(".bin");
+        // The testbed knows nothing but its training sentences: they are the knowledge C0 must preserve.
+        boolean testbed = isTestbed(model);
         List<CounterFactRecord> cases = CounterFactReader.read(dataset != null ? dataset : SharedData.file("data/counterfact/counterfact-edit.json"));
         try (NDManager manager = NDManager.newBaseManager(target)) {
             String c0Text;
             String heldOutText;
             EditHyperparameters chosen;
             try (LanguageModel probe = open(target)) {
-                chosen = EditHyperparameters.load(hyperparameters != null ? hyperparameters : defaultHyperparameters(probe, storyModel));
-                c0Text = corpus != null ? read(corpus) : storyModel
-                        ? SampledCorpus.sample(probe, manager, SampledCorpus.STORY_OPENINGS, 3, 60, 42)
+                chosen = EditHyperparameters.load(hyperparameters != null ? hyperparameters
+                        : testbed ? TESTBED : defaultHyperparameters(probe, storyModel));
+                c0Text = corpus != null ? read(corpus)
+                        : storyModel ? SampledCorpus.sample(probe, manager, SampledCorpus.STORY_OPENINGS, 3, 60, 42)
+                        : testbed ? testbedTrainingText()
                         : read(SharedData.file("data/wikitext/wiki.test.raw"));
                 heldOutText = heldOut != null ? read(heldOut) : storyModel && corpus == null
                         ? SampledCorpus.sample(probe, manager, SampledCorpus.STORY_OPENINGS, 1, 60, 43)
@@ -115,6 +125,30 @@ public final class BenchEditCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandFailure(e.getMessage(), e);
         }
+    }
+
+    /**
+     * {@code testbed} names the repository's own model: {@code models/testbed} under the checkout the launcher runs
+     * from (system property {@code editstream.home}), else under the working directory.
+     */
+    static Path resolveModel(Path given) {
+        if (Files.exists(given) || !given.toString().equals(TESTBED)) {
+            return given;
+        }
+        Path home = Path.of(System.getProperty("editstream.home", "."));
+        Path testbed = home.resolve("models").resolve(TESTBED);
+        return Files.isDirectory(testbed) ? testbed : given;
+    }
+
+    /** The testbed is a HuggingFace-layout directory named {@code testbed} (its card and config carry no model name). */
+    static boolean isTestbed(Path modelPath) {
+        Path name = modelPath.toAbsolutePath().normalize().getFileName();
+        return name != null && name.toString().equals(TESTBED) && Files.exists(modelPath.resolve("config.json"));
+    }
+
+    private static String testbedTrainingText() {
+        return String.join("\n", TestbedTraining.trainingText(SharedData.file("data/counterfact/counterfact-edit.json"),
+                SharedData.file("data/counterfact/counterfact-train.json"), TestbedTraining.DEFAULT_FACTS));
     }
 
     private static String defaultHyperparameters(LanguageModel languageModel, boolean storyModel) {
