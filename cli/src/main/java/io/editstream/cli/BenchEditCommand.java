@@ -32,8 +32,6 @@ import picocli.CommandLine.Spec;
                 + "retention, perplexity drift, condition number, seconds per edit and peak heap per algorithm.")
 public final class BenchEditCommand implements Callable<Integer> {
 
-    private static final String TESTBED = "testbed";
-
     /** Where the model runs. */
     enum DeviceKind { cpu, gpu }
 
@@ -91,7 +89,7 @@ public final class BenchEditCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--edits and --batch must be at least 1");
         }
         Device target = device == DeviceKind.gpu ? Device.gpu() : Device.cpu();
-        model = resolveModel(model);
+        model = RepositoryModels.resolve(model);
         // llama2.c checkpoints (a .bin, or a directory without config.json) are the TinyStories models.
         boolean storyModel = Files.isDirectory(model) ? !Files.exists(model.resolve("config.json")) : model.toString().endsWith(".bin");
         // The testbed knows nothing but its training sentences: they are the knowledge C0 must preserve.
@@ -103,7 +101,7 @@ public final class BenchEditCommand implements Callable<Integer> {
             EditHyperparameters chosen;
             try (LanguageModel probe = open(target)) {
                 chosen = EditHyperparameters.load(hyperparameters != null ? hyperparameters
-                        : testbed ? TESTBED : defaultHyperparameters(probe, storyModel));
+                        : testbed ? RepositoryModels.TESTBED : defaultHyperparameters(probe, storyModel));
                 c0Text = corpus != null ? read(corpus)
                         : storyModel ? SampledCorpus.sample(probe, manager, SampledCorpus.STORY_OPENINGS, 3, 60, 42)
                         : testbed ? testbedTrainingText()
@@ -127,23 +125,10 @@ public final class BenchEditCommand implements Callable<Integer> {
         }
     }
 
-    /**
-     * {@code testbed} names the repository's own model: {@code models/testbed} under the checkout the launcher runs
-     * from (system property {@code editstream.home}), else under the working directory.
-     */
-    static Path resolveModel(Path given) {
-        if (Files.exists(given) || !given.toString().equals(TESTBED)) {
-            return given;
-        }
-        Path home = Path.of(System.getProperty("editstream.home", "."));
-        Path testbed = home.resolve("models").resolve(TESTBED);
-        return Files.isDirectory(testbed) ? testbed : given;
-    }
-
     /** The testbed is a HuggingFace-layout directory named {@code testbed} (its card and config carry no model name). */
     static boolean isTestbed(Path modelPath) {
         Path name = modelPath.toAbsolutePath().normalize().getFileName();
-        return name != null && name.toString().equals(TESTBED) && Files.exists(modelPath.resolve("config.json"));
+        return name != null && name.toString().equals(RepositoryModels.TESTBED) && Files.exists(modelPath.resolve("config.json"));
     }
 
     private static String testbedTrainingText() {

@@ -29,7 +29,8 @@ public final class GenerateCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--model", required = true, paramLabel = "DIR_OR_FILE",
-            description = "A HuggingFace model directory, a llama2.c .bin file, or a directory holding one with its tok*.bin.")
+            description = "A HuggingFace model directory, a llama2.c .bin file, a directory holding one with its tok*.bin, "
+                    + "or 'testbed' (the repository's models/testbed).")
     Path model;
 
     @Option(names = "--max-tokens", defaultValue = "256", paramLabel = "N",
@@ -45,7 +46,7 @@ public final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Device target = device == DeviceKind.gpu ? Device.gpu() : Device.cpu();
-        try (LanguageModel languageModel = ModelLoader.load(model, target);
+        try (LanguageModel languageModel = ModelLoader.load(RepositoryModels.resolve(model), target);
              NDManager manager = NDManager.newBaseManager(target)) {
             Generation generation = new Generator(languageModel).greedy(manager, prompt, maxTokens);
             PrintWriter out = spec.commandLine().getOut();
