@@ -9,7 +9,6 @@ import io.editstream.eval.CounterFactRecord;
 import io.editstream.eval.EditBenchmark;
 import io.editstream.model.LanguageModel;
 import io.editstream.model.ModelFamily;
-import io.editstream.model.format.ModelLoader;
 import io.editstream.train.TestbedTraining;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -19,6 +18,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -32,16 +32,11 @@ import picocli.CommandLine.Spec;
                 + "retention, perplexity drift, condition number, seconds per edit and peak heap per algorithm.")
 public final class BenchEditCommand implements Callable<Integer> {
 
-    /** Where the model runs. */
-    enum DeviceKind { cpu, gpu }
-
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR_OR_FILE",
-            description = "A HuggingFace model directory, a llama2.c .bin file, a directory holding one with its tok*.bin, "
-                    + "or 'testbed' (the repository's models/testbed).")
-    Path model;
+    @Mixin
+    ModelOptions modelOptions;
 
     @Option(names = "--algo", split = ",", defaultValue = "memit,nse,alphaedit,nse+prune", paramLabel = "ALGO",
             description = "Algorithms, each memit, nse or alphaedit, optionally +prune (default: ${DEFAULT-VALUE}).")
@@ -80,16 +75,13 @@ public final class BenchEditCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the editors' context prefixes (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|gpu", description = "Device to run on (default: ${DEFAULT-VALUE}).")
-    DeviceKind device;
-
     @Override
     public Integer call() {
         if (edits < 1 || batch < 1) {
             throw new ParameterException(spec.commandLine(), "--edits and --batch must be at least 1");
         }
-        Device target = device == DeviceKind.gpu ? Device.gpu() : Device.cpu();
-        model = RepositoryModels.resolve(model);
+        Device target = modelOptions.device();
+        Path model = modelOptions.path();
         // llama2.c checkpoints (a .bin, or a directory without config.json) are the TinyStories models.
         boolean storyModel = Files.isDirectory(model) ? !Files.exists(model.resolve("config.json")) : model.toString().endsWith(".bin");
         // The testbed knows nothing but its training sentences: they are the knowledge C0 must preserve.
@@ -99,9 +91,9 @@ public final class BenchEditCommand implements Callable<Integer> {
             String c0Text;
             String heldOutText;
             EditHyperparameters chosen;
-            try (LanguageModel probe = open(target)) {
+            try (LanguageModel probe = modelOptions.load()) {
                 chosen = EditHyperparameters.load(hyperparameters != null ? hyperparameters
-                        : testbed ? RepositoryModels.TESTBED : defaultHyperparameters(probe, storyModel));
+                        : testbed ? ModelOptions.TESTBED : defaultHyperparameters(probe, storyModel));
                 c0Text = corpus != null ? read(corpus)
                         : storyModel ? SampledCorpus.sample(probe, manager, SampledCorpus.STORY_OPENINGS, 3, 60, 42)
                         : testbed ? testbedTrainingText()
@@ -111,7 +103,7 @@ public final class BenchEditCommand implements Callable<Integer> {
                         : c0Text;
             }
             EditBenchmark.Settings settings = new EditBenchmark.Settings(edits, batch, seed, chosen, c0Text, cacheDir, heldOutText, 2000);
-            List<EditBenchmark.Result> results = EditBenchmark.run(() -> open(target), manager, algorithms, cases, settings);
+            List<EditBenchmark.Result> results = EditBenchmark.run(modelOptions::load, manager, algorithms, cases, settings);
             PrintWriter out = spec.commandLine().getOut();
             out.printf("%d edits in batches of %d on %s (%s)%n", edits, batch, model, chosen.description());
             out.print(EditBenchmark.table(results));
@@ -128,7 +120,7 @@ public final class BenchEditCommand implements Callable<Integer> {
     /** The testbed is a HuggingFace-layout directory named {@code testbed} (its card and config carry no model name). */
     static boolean isTestbed(Path modelPath) {
         Path name = modelPath.toAbsolutePath().normalize().getFileName();
-        return name != null && name.toString().equals(RepositoryModels.TESTBED) && Files.exists(modelPath.resolve("config.json"));
+        return name != null && name.toString().equals(ModelOptions.TESTBED) && Files.exists(modelPath.resolve("config.json"));
     }
 
     private static String testbedTrainingText() {
@@ -141,14 +133,6 @@ public final class BenchEditCommand implements Callable<Integer> {
             return "llama2c-stories";
         }
         return languageModel.config().family() == ModelFamily.GPT2 ? "gpt2-xl" : "llama3-8b";
-    }
-
-    private LanguageModel open(Device target) {
-        try {
-            return ModelLoader.load(model, target);
-        } catch (IOException e) {
-            throw new CommandFailure("cannot load model " + model + ": " + e.getMessage(), e);
-        }
     }
 
     private static String read(Path file) {

@@ -18,7 +18,7 @@ class BenchEditCommandTest {
 
     @Test
     void testbedResolvesToTheCheckoutsModelDirectory() {
-        Path resolved = RepositoryModels.resolve(Path.of("testbed"));
+        Path resolved = ModelOptions.resolve(Path.of("testbed"));
 
         assertTrue(Files.isRegularFile(resolved.resolve("config.json")), resolved.toString());
         assertEquals(Path.of("models", "testbed"), resolved.subpath(resolved.getNameCount() - 2, resolved.getNameCount()));
@@ -29,8 +29,8 @@ class BenchEditCommandTest {
     void otherPathsAreLeftAsGiven() {
         Path missing = dir.resolve("no-such-model");
 
-        assertEquals(missing, RepositoryModels.resolve(missing));
-        assertEquals(Path.of("stories260K"), RepositoryModels.resolve(Path.of("stories260K")));
+        assertEquals(missing, ModelOptions.resolve(missing));
+        assertEquals(Path.of("stories260K"), ModelOptions.resolve(Path.of("stories260K")));
     }
 
     @Test
