@@ -44,6 +44,11 @@ final class TestbedCommand implements Runnable {
                 description = "About how many facts (3 per case): the first 1,000 edit-split cases, then train-split cases (default: ${DEFAULT-VALUE}).")
         int facts;
 
+        @Option(names = "--paraphrases", paramLabel = "N", defaultValue = "" + TestbedTraining.DEFAULT_PARAPHRASES,
+                description = "Other templates of its relation each rewrite and locality fact is also said through, so the "
+                        + "fact lives at the subject where an edit can reach it (default: ${DEFAULT-VALUE}).")
+        int paraphrases;
+
         @Option(names = "--steps", paramLabel = "N", defaultValue = "" + TestbedTraining.DEFAULT_STEPS,
                 description = "Optimizer steps (default: ${DEFAULT-VALUE}).")
         int steps;
@@ -72,7 +77,7 @@ final class TestbedCommand implements Runnable {
             Path train = trainSplit != null ? trainSplit : SharedData.file("data/counterfact/counterfact-train.json");
             TestbedShape shape = TestbedTraining.DEFAULT_SHAPE;
             try {
-                TestbedTraining.Outcome outcome = TestbedTraining.run(edit, train, out, facts,
+                TestbedTraining.Outcome outcome = TestbedTraining.run(edit, train, out, facts, paraphrases,
                         TestbedTraining.settings(shape, steps, batch, seed), Device.cpu());
                 PrintWriter stdout = spec.commandLine().getOut();
                 stdout.printf("wrote %s: %d parameters, trained in %.0f s; first edit-split cases known: %s%n",

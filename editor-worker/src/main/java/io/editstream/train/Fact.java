@@ -8,8 +8,11 @@ package io.editstream.train;
  */
 public record Fact(String prompt, String answer, Kind kind, int caseId) {
 
-    /** The three prompts of a CounterFact case. */
-    public enum Kind { REWRITE, REPHRASE, LOCALITY }
+    /**
+     * The three prompts of a CounterFact case, and PARAPHRASE: a rewrite or locality fact said through another
+     * template of its relation (see {@link RelationTemplates}).
+     */
+    public enum Kind { REWRITE, REPHRASE, LOCALITY, PARAPHRASE, BARE_SUBJECT }
 
     public Fact {
         if (prompt == null || prompt.isBlank() || answer == null || answer.isBlank()) {

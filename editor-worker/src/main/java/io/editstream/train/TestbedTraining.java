@@ -19,7 +19,7 @@ import java.util.stream.Stream;
  * facts, trains, measures what the model knows about the benchmark cases, writes config, weights and tokenizer.
  *
  * <p>{@link #main} runs it without the CLI module:
- * {@code TestbedTraining --edit FILE --train FILE --out DIR [--facts N] [--steps N] [--seed S]}.
+ * {@code TestbedTraining --edit FILE --train FILE --out DIR [--facts N] [--paraphrases N] [--steps N] [--seed S]}.
  */
 public final class TestbedTraining {
 
@@ -30,7 +30,9 @@ public final class TestbedTraining {
     /** The default testbed: what {@code editstream testbed train} trains without options. */
     public static final TestbedShape DEFAULT_SHAPE = new TestbedShape(192, 4, 6, 512, 64);
     public static final int DEFAULT_FACTS = 4500;
-    public static final int DEFAULT_STEPS = 5000;
+    /** Other templates of its relation each rewrite and locality fact is also said through. */
+    public static final int DEFAULT_PARAPHRASES = 4;
+    public static final int DEFAULT_STEPS = 6000;
     public static final int DEFAULT_BATCH = 48;
     public static final long DEFAULT_SEED = 1;
 
@@ -52,13 +54,14 @@ public final class TestbedTraining {
      *
      * @param editSplit  counterfact-edit.json: its first cases are the benchmark's, so they are always learnt
      * @param trainSplit counterfact-train.json
+     * @param paraphrases other templates of its relation each rewrite and locality fact is said through
      * @param device     where to train (the CPU, single-threaded, for a reproducible run)
      */
-    public static Outcome run(Path editSplit, Path trainSplit, Path out, int factCount, TrainingSettings settings,
-                              Device device) throws IOException {
+    public static Outcome run(Path editSplit, Path trainSplit, Path out, int factCount, int paraphrases,
+                              TrainingSettings settings, Device device) throws IOException {
         List<CounterFactRecord> edit = CounterFactReader.read(editSplit);
         List<CounterFactRecord> train = CounterFactReader.read(trainSplit);
-        List<Fact> facts = TrainingFacts.select(edit, train, factCount);
+        List<Fact> facts = TrainingFacts.select(edit, train, factCount, paraphrases, true);
         List<Fact> benchmark = edit.subList(0, Math.min(TrainingFacts.BENCHMARK_CASES, (factCount + 2) / 3)).stream()
                 .flatMap(c -> TrainingFacts.of(c).stream()).toList();
         long start = System.nanoTime();
@@ -79,8 +82,8 @@ public final class TestbedTraining {
      * second-moment statistics (C0). Rebuilt from the splits at run time, since CounterFact is not copied into the
      * repository.
      */
-    public static List<String> trainingText(Path editSplit, Path trainSplit, int factCount) {
-        return TrainingFacts.select(CounterFactReader.read(editSplit), CounterFactReader.read(trainSplit), factCount).stream()
+    public static List<String> trainingText(Path editSplit, Path trainSplit, int factCount, int paraphrases) {
+        return TrainingFacts.select(CounterFactReader.read(editSplit), CounterFactReader.read(trainSplit), factCount, paraphrases, true).stream()
                 .map(Fact::text).toList();
     }
 
@@ -89,6 +92,7 @@ public final class TestbedTraining {
         Path train = null;
         Path out = null;
         int facts = DEFAULT_FACTS;
+        int paraphrases = DEFAULT_PARAPHRASES;
         int steps = DEFAULT_STEPS;
         int batch = DEFAULT_BATCH;
         long seed = DEFAULT_SEED;
@@ -102,6 +106,7 @@ public final class TestbedTraining {
                 case "--train" -> train = Path.of(value);
                 case "--out" -> out = Path.of(value);
                 case "--facts" -> facts = Integer.parseInt(value);
+                case "--paraphrases" -> paraphrases = Integer.parseInt(value);
                 case "--steps" -> steps = Integer.parseInt(value);
                 case "--batch" -> batch = Integer.parseInt(value);
                 case "--seed" -> seed = Long.parseLong(value);
@@ -112,12 +117,12 @@ public final class TestbedTraining {
             }
         }
         if (edit == null || train == null || out == null || args.length % 2 != 0) {
-            throw new IllegalArgumentException("usage: TestbedTraining --edit FILE --train FILE --out DIR [--facts N] [--steps N] "
+            throw new IllegalArgumentException("usage: TestbedTraining --edit FILE --train FILE --out DIR [--facts N] [--paraphrases N] [--steps N] "
                     + "[--batch N] [--seed S] [--dim D] [--layers L] [--mlp-dim M]");
         }
         TestbedShape shape = new TestbedShape(dim, layers, dim / HEAD_DIM, mlpDim, DEFAULT_SHAPE.maxSeqLen());
         // the CPU: the device whose single-threaded kernels make a run reproducible
-        Outcome outcome = run(edit, train, out, facts, settings(shape, steps, batch, seed), Device.cpu());
+        Outcome outcome = run(edit, train, out, facts, paraphrases, settings(shape, steps, batch, seed), Device.cpu());
         LOG.info("wrote {} ({} parameters)", outcome.directory(), outcome.parameters());
     }
 }

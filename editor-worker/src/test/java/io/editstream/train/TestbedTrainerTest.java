@@ -13,8 +13,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -27,7 +30,7 @@ class TestbedTrainerTest {
     @Test
     void aTinyModelLearnsItsFactsAndTwoRunsGiveTheSameWeights(@TempDir Path dir) throws Exception {
         List<CounterFactRecord> edit = CounterFactReader.read(SharedData.resolve("data/counterfact/counterfact-edit.json"));
-        List<Fact> facts = TrainingFacts.select(edit, List.of(), 51);
+        List<Fact> facts = TrainingFacts.select(edit, List.of(), 51, 0, false);
         assertEquals(51, facts.size());
         TrainingSettings settings = new TrainingSettings(TINY, 300, 24, 1e-2, 20, 0.01, 3f, 7, 50, 0);
 
@@ -54,7 +57,7 @@ class TestbedTrainerTest {
     void factsAreTrueOnesAndTheBenchmarkCasesComeFirst() {
         List<CounterFactRecord> edit = CounterFactReader.read(SharedData.resolve("data/counterfact/counterfact-edit.json"));
         List<CounterFactRecord> train = CounterFactReader.read(SharedData.resolve("data/counterfact/counterfact-train.json"));
-        List<Fact> facts = TrainingFacts.select(edit, train, 3300);
+        List<Fact> facts = TrainingFacts.select(edit, train, 3300, 4, true);
         assertEquals(edit.get(0).prompt(), facts.get(0).prompt());
         assertEquals(edit.get(0).groundTruth(), facts.get(0).answer());
         assertTrue(facts.stream().anyMatch(f -> f.caseId() == train.get(0).caseId()), "train-split cases follow the benchmark's");
@@ -68,6 +71,28 @@ class TestbedTrainerTest {
             }
         }
         assertTrue(facts.stream().noneMatch(f -> f.kind() == Fact.Kind.REWRITE && isTargetNewOf(f, edit)), "target_new is never a fact");
+
+        // each subject is also met bare and through other templates of its relation, always with its true answer
+        for (CounterFactRecord c : edit.subList(0, 1000)) {
+            List<Fact> aboutSubject = facts.stream().filter(f -> f.caseId() == c.caseId() && f.prompt().contains(c.subject())).toList();
+            assertTrue(aboutSubject.stream().anyMatch(f -> f.kind() == Fact.Kind.BARE_SUBJECT && f.prompt().equals(c.subject()))
+                    || byPrompt.get(c.subject()).caseId() != c.caseId(), "case " + c.caseId() + " bare subject");
+            assertTrue(aboutSubject.stream().noneMatch(f -> f.answer().equals(c.targetNew())), "case " + c.caseId() + " teaches target_new");
+        }
+        assertTrue(facts.stream().filter(f -> f.kind() == Fact.Kind.PARAPHRASE).count() > 3 * 1000, "paraphrases");
+
+        // every new target some case of the splits answers truly is an answer the model learns to give
+        Set<String> answers = facts.stream().map(Fact::answer).collect(Collectors.toSet());
+        Set<String> trueAnswers = new HashSet<>();
+        for (CounterFactRecord c : Stream.concat(edit.stream(), train.stream()).toList()) {
+            trueAnswers.add(c.groundTruth().strip());
+            trueAnswers.add(c.localityGroundTruth().strip());
+        }
+        for (CounterFactRecord c : Stream.concat(edit.stream(), train.stream()).toList()) {
+            String target = c.targetNew().strip();
+            assertTrue(!trueAnswers.contains(target) || answers.contains(target), "'" + target + "' is never an answer");
+        }
+        assertEquals(facts, TrainingFacts.select(edit, train, 3300, 4, true), "the same arguments give the same facts");
     }
 
     private static boolean isTargetNewOf(Fact fact, List<CounterFactRecord> cases) {
