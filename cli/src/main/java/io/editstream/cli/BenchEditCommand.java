@@ -56,7 +56,8 @@ public final class BenchEditCommand implements Callable<Integer> {
     Path json;
 
     @Option(names = "--hparams", paramLabel = "NAME",
-            description = "Hyperparameters resource (llama2c-stories, gpt2-xl, llama3-8b, testbed; default: chosen from the model).")
+            description = "Hyperparameters: a resource (llama2c-stories, gpt2-xl, llama3-8b, testbed) or a JSON file in the same "
+                    + "shape (default: chosen from the model).")
     String hyperparameters;
 
     @Option(names = "--corpus", paramLabel = "FILE",
@@ -72,13 +73,18 @@ public final class BenchEditCommand implements Callable<Integer> {
             description = "Where C0 is cached (default: ${DEFAULT-VALUE}).")
     Path cacheDir;
 
+    @Option(names = "--checkpoints", defaultValue = "0", paramLabel = "N",
+            description = "Also measure every case edited so far after every N edits: where an algorithm starts to "
+                    + "collapse (default: only at the end).")
+    int checkpointEvery;
+
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the editors' context prefixes (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Override
     public Integer call() {
-        if (edits < 1 || batch < 1) {
-            throw new ParameterException(spec.commandLine(), "--edits and --batch must be at least 1");
+        if (edits < 1 || batch < 1 || checkpointEvery < 0) {
+            throw new ParameterException(spec.commandLine(), "--edits and --batch must be at least 1, --checkpoints at least 0");
         }
         Device target = modelOptions.device();
         Path model = modelOptions.path();
@@ -102,7 +108,7 @@ public final class BenchEditCommand implements Callable<Integer> {
                         ? SampledCorpus.sample(probe, manager, SampledCorpus.STORY_OPENINGS, 1, 60, 43)
                         : c0Text;
             }
-            EditBenchmark.Settings settings = new EditBenchmark.Settings(edits, batch, seed, chosen, c0Text, cacheDir, heldOutText, 2000);
+            EditBenchmark.Settings settings = new EditBenchmark.Settings(edits, batch, seed, chosen, c0Text, cacheDir, heldOutText, 2000, checkpointEvery);
             List<EditBenchmark.Result> results = EditBenchmark.run(modelOptions::load, manager, algorithms, cases, settings);
             PrintWriter out = spec.commandLine().getOut();
             out.printf("%d edits in batches of %d on %s (%s)%n", edits, batch, model, chosen.description());
@@ -125,7 +131,7 @@ public final class BenchEditCommand implements Callable<Integer> {
 
     private static String testbedTrainingText() {
         return String.join("\n", TestbedTraining.trainingText(SharedData.file("data/counterfact/counterfact-edit.json"),
-                SharedData.file("data/counterfact/counterfact-train.json"), TestbedTraining.DEFAULT_FACTS));
+                SharedData.file("data/counterfact/counterfact-train.json"), TestbedTraining.DEFAULT_FACTS, TestbedTraining.DEFAULT_PARAPHRASES));
     }
 
     private static String defaultHyperparameters(LanguageModel languageModel, boolean storyModel) {

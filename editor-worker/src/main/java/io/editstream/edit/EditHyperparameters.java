@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -103,17 +105,31 @@ public record EditHyperparameters(
         return layers.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** Loads {@code /hyperparameters/<name>.json}, e.g. {@code llama2c-stories}, {@code gpt2-xl}, {@code llama3-8b}. */
+    /**
+     * Loads {@code /hyperparameters/<name>.json}, e.g. {@code llama2c-stories}, {@code gpt2-xl}, {@code llama3-8b}, or,
+     * when {@code name} is a file that exists, that JSON file (for tuning without rebuilding).
+     */
     public static EditHyperparameters load(String name) {
+        Path file = Path.of(name);
+        if (name.endsWith(".json") && Files.isRegularFile(file)) {
+            try (InputStream in = Files.newInputStream(file)) {
+                return parse(in);
+            } catch (IOException e) {
+                throw new IllegalArgumentException("cannot read hyperparameters " + file + ": " + e.getMessage(), e);
+            }
+        }
         String resource = "/hyperparameters/" + name + ".json";
         try (InputStream in = EditHyperparameters.class.getResourceAsStream(resource)) {
             if (in == null) {
                 throw new IllegalArgumentException("no hyperparameters named '" + name + "' (missing resource " + resource + ")");
             }
-            return new ObjectMapper().enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-                    .readValue(in, EditHyperparameters.class);
+            return parse(in);
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot read hyperparameters " + resource + ": " + e.getMessage(), e);
         }
+    }
+
+    private static EditHyperparameters parse(InputStream in) throws IOException {
+        return new ObjectMapper().enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES).readValue(in, EditHyperparameters.class);
     }
 }

@@ -51,24 +51,44 @@ public final class EditBenchmark {
      * @param cacheDir           where C0 is cached
      * @param heldOutText        text for perplexity drift
      * @param perplexityTokens   how many held-out tokens to score
+     * @param checkpointEvery    measure every case edited so far after each multiple of this many edits (0: only at the end)
      */
     public record Settings(int edits, int batchSize, long seed, EditHyperparameters hyperparameters,
-                           String secondMomentCorpus, Path cacheDir, String heldOutText, int perplexityTokens) {
+                           String secondMomentCorpus, Path cacheDir, String heldOutText, int perplexityTokens,
+                           int checkpointEvery) {
         public Settings {
-            if (edits < 1 || batchSize < 1) {
-                throw new IllegalArgumentException("need edits >= 1 and batch >= 1, got " + edits + ", " + batchSize);
+            if (edits < 1 || batchSize < 1 || checkpointEvery < 0) {
+                throw new IllegalArgumentException("need edits >= 1, batch >= 1 and checkpointEvery >= 0, got "
+                        + edits + ", " + batchSize + ", " + checkpointEvery);
             }
         }
+    }
+
+    /** Where the edits stood after the first {@code edits} of them: the measures of {@link Result} over those cases. */
+    @JsonPropertyOrder({"edits", "efficacy", "generalization", "specificity", "efficacy_top1", "generalization_top1",
+        "specificity_top1", "retention_first_100", "ppl_drift"})
+    public record Checkpoint(
+            @JsonProperty("edits") int edits,
+            @JsonProperty("efficacy") double efficacy,
+            @JsonProperty("generalization") double generalization,
+            @JsonProperty("specificity") double specificity,
+            @JsonProperty("efficacy_top1") double efficacyTop1,
+            @JsonProperty("generalization_top1") double generalizationTop1,
+            @JsonProperty("specificity_top1") double specificityTop1,
+            @JsonProperty("retention_first_100") double retentionFirst100,
+            @JsonProperty("ppl_drift") double pplDrift) {
     }
 
     /**
      * One algorithm's outcome. Efficacy, generalization and specificity (both definitions, see
      * {@link CounterFactEvaluation}) are measured after all edits; retention is the share of edits efficacious
-     * right after their own batch that still are after all later ones; ppl_drift is the relative change of
-     * held-out perplexity; max_condition_number is over the edited matrices at the end.
+     * right after their own batch that still are after all later ones (retention_first_100: of the first 100 edits
+     * only); ppl_drift is the relative change of held-out perplexity; max_condition_number is over the edited
+     * matrices at the end; trajectory holds the checkpoints along the way (the last one is the end).
      */
     @JsonPropertyOrder({"efficacy", "generalization", "specificity", "efficacy_top1", "generalization_top1",
-        "specificity_top1", "retention", "ppl_drift", "max_condition_number", "seconds_per_edit", "peak_heap_mb"})
+        "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
+        "peak_heap_mb", "trajectory"})
     public record Result(
             @JsonIgnore String algorithm,
             @JsonProperty("efficacy") double efficacy,
@@ -78,10 +98,16 @@ public final class EditBenchmark {
             @JsonProperty("generalization_top1") double generalizationTop1,
             @JsonProperty("specificity_top1") double specificityTop1,
             @JsonProperty("retention") double retention,
+            @JsonProperty("retention_first_100") double retentionFirst100,
             @JsonProperty("ppl_drift") double pplDrift,
             @JsonProperty("max_condition_number") double maxConditionNumber,
             @JsonProperty("seconds_per_edit") double secondsPerEdit,
-            @JsonProperty("peak_heap_mb") double peakHeapMb) {
+            @JsonProperty("peak_heap_mb") double peakHeapMb,
+            @JsonProperty("trajectory") List<Checkpoint> trajectory) {
+
+        public Result {
+            trajectory = List.copyOf(trajectory);
+        }
     }
 
     private EditBenchmark() {
@@ -116,6 +142,7 @@ public final class EditBenchmark {
         heapPools.forEach(MemoryPoolMXBean::resetPeakUsage);
 
         boolean[] efficaciousAtOnce = new boolean[cases.size()];
+        List<Checkpoint> trajectory = new ArrayList<>();
         double editSeconds = 0;
         long lastLog = System.nanoTime();
         try (Editor editor = Editor.create(algorithm, model, hyperparameters, c0, manager, settings.seed())) {
@@ -136,32 +163,62 @@ public final class EditBenchmark {
                             String.format(Locale.ROOT, "%.3f", editSeconds / done));
                     lastLog = System.nanoTime();
                 }
+                int every = settings.checkpointEvery();
+                if (every > 0 && done < cases.size() && done / every > start / every) {
+                    Checkpoint checkpoint = checkpoint(model, manager, scorer, cases.subList(0, done), baseline,
+                            efficaciousAtOnce, perplexityBefore, settings).checkpoint();
+                    trajectory.add(checkpoint);
+                    log.info("{} after {} edits: efficacy {} generalization {} specificity {} retention of the first 100 {} ppl drift {}",
+                            algorithm, done, checkpoint.efficacy(), checkpoint.generalization(), checkpoint.specificity(),
+                            checkpoint.retentionFirst100(), checkpoint.pplDrift());
+                }
             }
         }
         double peakHeapMb = heapPools.stream().mapToLong(pool -> pool.getPeakUsage().getUsed()).sum() / (1024.0 * 1024.0);
 
-        List<CounterFactEvaluation.CaseResult> afterAll = CounterFactEvaluation.evaluate(scorer, cases, baseline);
-        CounterFactEvaluation.Summary summary = CounterFactEvaluation.Summary.of(afterAll);
-        int kept = 0;
-        int efficacious = 0;
-        for (int i = 0; i < cases.size(); i++) {
-            if (efficaciousAtOnce[i]) {
-                efficacious++;
-                kept += afterAll.get(i).efficacy() ? 1 : 0;
-            }
-        }
-        double perplexityAfter = Perplexity.of(model, manager, settings.heldOutText(), 128, settings.perplexityTokens());
+        Measured end = checkpoint(model, manager, scorer, cases, baseline, efficaciousAtOnce, perplexityBefore, settings);
+        trajectory.add(end.checkpoint());
         double maxCondition = 0;
         for (int layer : layers) {
             try (NDManager scope = manager.newSubManager()) {
                 maxCondition = Math.max(maxCondition, ConditionNumber.of(FloatMatrix.of(model.mlpOutputWeight(scope, layer))));
             }
         }
-        return new Result(algorithm, summary.efficacy(), summary.generalization(), summary.specificity(),
+        Checkpoint last = end.checkpoint();
+        return new Result(algorithm, last.efficacy(), last.generalization(), last.specificity(), last.efficacyTop1(),
+                last.generalizationTop1(), last.specificityTop1(), end.retention(), last.retentionFirst100(),
+                last.pplDrift(), maxCondition, editSeconds / cases.size(), peakHeapMb, trajectory);
+    }
+
+    private record Measured(Checkpoint checkpoint, double retention) {
+    }
+
+    /** Measures the cases edited so far (the first {@code edited.size()}) as they stand now. */
+    private static Measured checkpoint(LanguageModel model, NDManager manager, ContinuationScorer scorer,
+                                       List<CounterFactRecord> edited, CounterFactEvaluation.Baseline baseline,
+                                       boolean[] efficaciousAtOnce, double perplexityBefore, Settings settings) {
+        CounterFactEvaluation.Baseline editedBaseline = new CounterFactEvaluation.Baseline(
+                baseline.neighborhoodPredictions().subList(0, edited.size()));
+        List<CounterFactEvaluation.CaseResult> now = CounterFactEvaluation.evaluate(scorer, edited, editedBaseline);
+        CounterFactEvaluation.Summary summary = CounterFactEvaluation.Summary.of(now);
+        double perplexity = Perplexity.of(model, manager, settings.heldOutText(), 128, settings.perplexityTokens());
+        return new Measured(new Checkpoint(edited.size(), summary.efficacy(), summary.generalization(), summary.specificity(),
                 summary.efficacyTop1(), summary.generalizationTop1(), summary.specificityTop1(),
-                efficacious == 0 ? 0 : (double) kept / efficacious,
-                (perplexityAfter - perplexityBefore) / perplexityBefore,
-                maxCondition, editSeconds / cases.size(), peakHeapMb);
+                retention(now, efficaciousAtOnce, Math.min(100, edited.size())), (perplexity - perplexityBefore) / perplexityBefore),
+                retention(now, efficaciousAtOnce, edited.size()));
+    }
+
+    /** Of the first {@code count} edits that were efficacious right after their batch, the share that still are. */
+    private static double retention(List<CounterFactEvaluation.CaseResult> now, boolean[] efficaciousAtOnce, int count) {
+        int kept = 0;
+        int efficacious = 0;
+        for (int i = 0; i < count; i++) {
+            if (efficaciousAtOnce[i]) {
+                efficacious++;
+                kept += now.get(i).efficacy() ? 1 : 0;
+            }
+        }
+        return efficacious == 0 ? 0 : (double) kept / efficacious;
     }
 
     /** Writes {@code {"<algorithm>": {"efficacy": ..., ...}, ...}} atomically. */
@@ -186,7 +243,8 @@ public final class EditBenchmark {
     /** The results side by side: one column per algorithm, one row per measure. */
     public static String table(List<Result> results) {
         String[] names = {"efficacy", "generalization", "specificity", "efficacy_top1", "generalization_top1",
-            "specificity_top1", "retention", "ppl_drift", "max_condition_number", "seconds_per_edit", "peak_heap_mb"};
+            "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
+            "peak_heap_mb"};
         StringBuilder out = new StringBuilder(String.format(Locale.ROOT, "%-22s", "measure"));
         for (Result result : results) {
             out.append(String.format(Locale.ROOT, "%14s", result.algorithm()));
@@ -198,6 +256,16 @@ public final class EditBenchmark {
                 out.append(String.format(Locale.ROOT, "%14.4f", value(result, name)));
             }
             out.append('\n');
+        }
+        if (results.stream().anyMatch(r -> r.trajectory().size() > 1)) {
+            out.append(String.format(Locale.ROOT, "%n%-12s%8s%10s%10s%10s%10s%10s%n", "algorithm", "edits", "efficacy",
+                    "general.", "specif.", "ret. 100", "ppl drift"));
+            for (Result result : results) {
+                for (Checkpoint c : result.trajectory()) {
+                    out.append(String.format(Locale.ROOT, "%-12s%8d%10.4f%10.4f%10.4f%10.4f%10.4f%n", result.algorithm(),
+                            c.edits(), c.efficacy(), c.generalization(), c.specificity(), c.retentionFirst100(), c.pplDrift()));
+                }
+            }
         }
         return out.toString();
     }
@@ -211,6 +279,7 @@ public final class EditBenchmark {
             case "generalization_top1" -> r.generalizationTop1();
             case "specificity_top1" -> r.specificityTop1();
             case "retention" -> r.retention();
+            case "retention_first_100" -> r.retentionFirst100();
             case "ppl_drift" -> r.pplDrift();
             case "max_condition_number" -> r.maxConditionNumber();
             case "seconds_per_edit" -> r.secondsPerEdit();

@@ -45,7 +45,7 @@ class EditBenchmarkTest {
                 corpus = Stories.corpus(model, manager);
             }
             EditBenchmark.Settings settings = new EditBenchmark.Settings(3, 2, 1, Stories.HYPERPARAMETERS, corpus,
-                    dir.resolve("c0"), heldOut, 300);
+                    dir.resolve("c0"), heldOut, 300, 2);
             List<EditBenchmark.Result> results = EditBenchmark.run(Stories::load, manager, List.of("memit", "nse+prune"), cases, settings);
 
             assertEquals(List.of("memit", "nse+prune"), results.stream().map(EditBenchmark.Result::algorithm).toList());
@@ -55,6 +55,13 @@ class EditBenchmarkTest {
                 assertTrue(result.retention() >= 0 && result.retention() <= 1, result.toString());
                 assertTrue(result.maxConditionNumber() > 1 && Double.isFinite(result.maxConditionNumber()), result.toString());
                 assertTrue(result.secondsPerEdit() > 0 && result.peakHeapMb() > 0, result.toString());
+                // a checkpoint after the first batch (2 edits), then the end, which is the result itself
+                assertEquals(List.of(2, 3), result.trajectory().stream().map(EditBenchmark.Checkpoint::edits).toList());
+                EditBenchmark.Checkpoint end = result.trajectory().get(1);
+                assertEquals(result.efficacy(), end.efficacy());
+                assertEquals(result.specificity(), end.specificity());
+                assertEquals(result.retentionFirst100(), end.retentionFirst100());
+                assertEquals(result.retention(), result.retentionFirst100(), "fewer than 100 edits: the same edits");
             }
             try (var files = Files.list(dir.resolve("c0"))) {
                 assertEquals(2, files.count(), "C0 of both edit layers cached once, reused by the second algorithm");
@@ -66,10 +73,13 @@ class EditBenchmarkTest {
             List<String> keys = new ArrayList<>();
             written.get("nse+prune").fieldNames().forEachRemaining(keys::add);
             assertEquals(List.of("efficacy", "generalization", "specificity", "efficacy_top1", "generalization_top1",
-                    "specificity_top1", "retention", "ppl_drift", "max_condition_number", "seconds_per_edit", "peak_heap_mb"), keys);
+                    "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
+                    "peak_heap_mb", "trajectory"), keys);
+            assertEquals(2, written.get("memit").get("trajectory").size());
             assertEquals(results.get(0).efficacy(), written.get("memit").get("efficacy").asDouble());
             String table = EditBenchmark.table(results);
-            assertTrue(table.contains("memit") && table.contains("nse+prune") && table.contains("ppl_drift"), table);
+            assertTrue(table.contains("memit") && table.contains("nse+prune") && table.contains("ppl_drift")
+                    && table.contains("ret. 100"), table);
         }
     }
 }
