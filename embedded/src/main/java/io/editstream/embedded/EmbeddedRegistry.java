@@ -137,7 +137,10 @@ public final class EmbeddedRegistry implements AutoCloseable {
 
     private String logTail() {
         try {
-            List<String> lines = Files.readAllLines(logFile, StandardCharsets.UTF_8);
+            // stack frames crowd out the messages that say what went wrong: keep the messages
+            List<String> lines = Files.readAllLines(logFile, StandardCharsets.UTF_8).stream()
+                    .filter(line -> !line.stripLeading().startsWith("at ") && !line.stripLeading().startsWith("... "))
+                    .toList();
             return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
         } catch (IOException e) {
             return "(log unreadable: " + e.getMessage() + ")";
