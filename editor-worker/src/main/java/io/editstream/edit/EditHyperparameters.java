@@ -111,25 +111,16 @@ public record EditHyperparameters(
      */
     public static EditHyperparameters load(String name) {
         Path file = Path.of(name);
-        if (name.endsWith(".json") && Files.isRegularFile(file)) {
-            try (InputStream in = Files.newInputStream(file)) {
-                return parse(in);
-            } catch (IOException e) {
-                throw new IllegalArgumentException("cannot read hyperparameters " + file + ": " + e.getMessage(), e);
-            }
-        }
-        String resource = "/hyperparameters/" + name + ".json";
-        try (InputStream in = EditHyperparameters.class.getResourceAsStream(resource)) {
+        boolean fromFile = name.endsWith(".json") && Files.isRegularFile(file);
+        String source = fromFile ? file.toString() : "/hyperparameters/" + name + ".json";
+        try (InputStream in = fromFile ? Files.newInputStream(file) : EditHyperparameters.class.getResourceAsStream(source)) {
             if (in == null) {
-                throw new IllegalArgumentException("no hyperparameters named '" + name + "' (missing resource " + resource + ")");
+                throw new IllegalArgumentException("no hyperparameters named '" + name + "' (missing resource " + source + ")");
             }
-            return parse(in);
+            return new ObjectMapper().enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+                    .readValue(in, EditHyperparameters.class);
         } catch (IOException e) {
-            throw new IllegalArgumentException("cannot read hyperparameters " + resource + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException("cannot read hyperparameters " + source + ": " + e.getMessage(), e);
         }
-    }
-
-    private static EditHyperparameters parse(InputStream in) throws IOException {
-        return new ObjectMapper().enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES).readValue(in, EditHyperparameters.class);
     }
 }

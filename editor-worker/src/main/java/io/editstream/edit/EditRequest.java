@@ -33,12 +33,16 @@ public record EditRequest(String prompt, String subject, String targetNew, Strin
         if (prompt.contains("{}")) {
             return new EditRequest(prompt, subject, targetNew, targetTrue);
         }
+        return new EditRequest(template(prompt, subject), subject, targetNew, targetTrue);
+    }
+
+    /** The prompt with the subject's first occurrence replaced by {}. */
+    public static String template(String prompt, String subject) {
         int at = prompt.indexOf(subject);
         if (at < 0) {
             throw new IllegalArgumentException("prompt does not contain the subject '" + subject + "': " + prompt);
         }
-        String template = prompt.substring(0, at) + "{}" + prompt.substring(at + subject.length());
-        return new EditRequest(template, subject, targetNew, targetTrue);
+        return prompt.substring(0, at) + "{}" + prompt.substring(at + subject.length());
     }
 
     /** The prompt with the subject filled in. */

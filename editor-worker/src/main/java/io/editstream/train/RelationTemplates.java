@@ -1,5 +1,6 @@
 package io.editstream.train;
 
+import io.editstream.edit.EditRequest;
 import io.editstream.eval.CounterFactRecord;
 
 import java.util.ArrayList;
@@ -54,13 +55,12 @@ public final class RelationTemplates {
 
     /** The rewrite prompt of a case with its subject replaced by {}. */
     public static String templateOf(CounterFactRecord c) {
-        int at = c.prompt().indexOf(c.subject());
-        return c.prompt().substring(0, at) + "{}" + c.prompt().substring(at + c.subject().length());
+        return EditRequest.template(c.prompt(), c.subject());
     }
 
     /** The templates of the relation {@code template} belongs to, itself included, in first-seen order. */
     public List<String> family(String template) {
-        List<String> family = families.get(root(template));
+        List<String> family = parent.containsKey(template) ? families.get(root(template)) : null;
         return family == null ? List.of(template) : List.copyOf(family);
     }
 
