@@ -25,10 +25,11 @@ public final class Attention {
 
     /**
      * Additive mask {@code [batch, 1, queries, keys]}: 0 where query {@code firstQuery + i} may read key {@code j}
-     * (an earlier or the same position, holding a real token), -inf elsewhere. A padded query still reads the real
-     * tokens before it, so no row of the softmax is empty.
+     * (an earlier or the same position, holding a real token, and within the last {@code window} positions when
+     * {@code window > 0}), -inf elsewhere. A padded query still reads the real tokens before it, so no row of the
+     * softmax is empty; with a window it reads at least itself, real or not.
      */
-    public static NDArray mask(NDManager manager, boolean[][] realKeys, int firstQuery, int queries) {
+    public static NDArray mask(NDManager manager, boolean[][] realKeys, int firstQuery, int queries, int window) {
         int rows = realKeys.length;
         int keys = realKeys[0].length;
         float[] mask = new float[rows * queries * keys];
@@ -36,7 +37,9 @@ public final class Attention {
             for (int i = 0; i < queries; i++) {
                 int base = (row * queries + i) * keys;
                 for (int j = 0; j < keys; j++) {
-                    boolean visible = j <= firstQuery + i && realKeys[row][j];
+                    int query = firstQuery + i;
+                    boolean inWindow = window == 0 || j > query - window;
+                    boolean visible = j <= query && inWindow && (realKeys[row][j] || window > 0 && j == query);
                     mask[base + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
                 }
             }

@@ -1,5 +1,8 @@
 package io.editstream.model;
 
+import java.util.List;
+import java.util.TreeSet;
+
 /**
  * Shapes and hyperparameters of a causal transformer.
  *
@@ -18,6 +21,10 @@ package io.editstream.model;
  * @param attentionBias   the q/k/v projections have biases (Qwen2; always true for GPT-2)
  * @param bosId           beginning-of-sequence token id, -1 if none
  * @param eosId           end-of-sequence token id, -1 if none
+ * @param slidingWindow   keys a query of a sliding-window block reads (itself and the {@code slidingWindow - 1} before
+ *                        it); 0 when no block has a window
+ * @param slidingLayers   the blocks whose attention is limited to that window (HuggingFace {@code layer_types}
+ *                        {@code sliding_attention}); the others read every earlier position
  */
 public record ModelConfig(
         ModelFamily family,
@@ -34,7 +41,17 @@ public record ModelConfig(
         boolean tiedEmbeddings,
         boolean attentionBias,
         int bosId,
-        int eosId) {
+        int eosId,
+        int slidingWindow,
+        List<Integer> slidingLayers) {
+
+    /** A model whose every block attends to all earlier positions. */
+    public ModelConfig(ModelFamily family, String architecture, int vocabSize, int dim, int mlpDim, int layers, int heads,
+                       int kvHeads, int maxSeqLen, float normEps, float ropeTheta, boolean tiedEmbeddings,
+                       boolean attentionBias, int bosId, int eosId) {
+        this(family, architecture, vocabSize, dim, mlpDim, layers, heads, kvHeads, maxSeqLen, normEps, ropeTheta,
+                tiedEmbeddings, attentionBias, bosId, eosId, 0, List.of());
+    }
 
     public ModelConfig {
         if (vocabSize <= 0 || dim <= 0 || mlpDim <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || maxSeqLen <= 0) {
@@ -46,6 +63,20 @@ public record ModelConfig(
         if (heads % kvHeads != 0) {
             throw new IllegalArgumentException("heads " + heads + " is not a multiple of kvHeads " + kvHeads);
         }
+        slidingLayers = List.copyOf(new TreeSet<>(slidingLayers));
+        if (slidingWindow < 0 || (slidingWindow == 0) != slidingLayers.isEmpty()) {
+            throw new IllegalArgumentException("a sliding window (" + slidingWindow + ") needs sliding layers and sliding layers " + slidingLayers + " a positive window");
+        }
+        for (int layer : slidingLayers) {
+            if (layer < 0 || layer >= layers) {
+                throw new IllegalArgumentException("sliding layer " + layer + " outside 0.." + (layers - 1));
+            }
+        }
+    }
+
+    /** How many positions (itself included) a query of block {@code layer} reads; 0 for all earlier positions. */
+    public int attentionWindow(int layer) {
+        return slidingLayers.contains(layer) ? slidingWindow : 0;
     }
 
     /** Width of one attention head. */
@@ -60,7 +91,8 @@ public record ModelConfig(
 
     @Override
     public String toString() {
-        return architecture + "[" + summary(vocabSize, dim, mlpDim, layers, heads, kvHeads, maxSeqLen) + "]";
+        String windows = slidingLayers.isEmpty() ? "" : " window=" + slidingWindow + " on layers " + slidingLayers;
+        return architecture + "[" + summary(vocabSize, dim, mlpDim, layers, heads, kvHeads, maxSeqLen) + windows + "]";
     }
 
     private static String summary(int vocabSize, int dim, int mlpDim, int layers, int heads, int kvHeads, int maxSeqLen) {

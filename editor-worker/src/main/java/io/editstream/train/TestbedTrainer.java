@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import io.editstream.model.HuggingFaceTextTokenizer;
@@ -14,6 +15,7 @@ import io.editstream.model.Probe;
 import io.editstream.model.TextTokenizer;
 import io.editstream.model.TokenBatch;
 import io.editstream.model.Weights;
+import io.editstream.model.llama.LlamaConfig;
 import io.editstream.model.llama.LlamaModel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,6 +24,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Trains a testbed model from scratch on a list of facts: builds the word-level tokenizer from the facts' text,
@@ -71,6 +75,7 @@ public final class TestbedTrainer {
             }
             Weights weights = InitialWeights.create(config, settings.seed(), weightsManager);
             model = new LlamaModel(config, weights, tokenizer);
+            removeMlpsAboveLookupLayers(model);
             LOG.info("training {} ({} parameters) on {} facts ({} tokens), {} steps of {} sequences", config,
                     parameterCount(model), facts.size(), encoded.stream().mapToInt(EncodedFact::inputLength).sum(),
                     settings.steps(), settings.batchSize());
@@ -96,7 +101,7 @@ public final class TestbedTrainer {
         int applied = 0;
         int skipped = 0;
         try (NDManager scope = NDManager.newBaseManager(device);
-             AdamW optimizer = new AdamW(model.weights(), BETA1, BETA2, EPSILON, settings.weightDecay(), MAX_GRADIENT_NORM, scope)) {
+             AdamW optimizer = new AdamW(trainable(model), BETA1, BETA2, EPSILON, settings.weightDecay(), MAX_GRADIENT_NORM, scope)) {
             for (int step = 1; step <= settings.steps(); step++) {
                 List<EncodedFact> batch = batches.next();
                 float loss;
@@ -131,6 +136,32 @@ public final class TestbedTrainer {
                 }
             }
         }
+    }
+
+    /** Zeroes the MLP weights of the blocks the shape gives no MLP: they then add nothing to the residual stream. */
+    private void removeMlpsAboveLookupLayers(LanguageModel model) {
+        model.weights().forEach((name, weight) -> {
+            if (!isTrained(name)) {
+                weight.set(new NDIndex(":"), 0f);
+            }
+        });
+    }
+
+    private Map<String, NDArray> trainable(LanguageModel model) {
+        Map<String, NDArray> trainable = new TreeMap<>(model.weights());
+        trainable.keySet().removeIf(name -> !isTrained(name));
+        return trainable;
+    }
+
+    /** Every weight but the MLPs of the blocks above the lookup layers. */
+    private boolean isTrained(String name) {
+        TestbedShape shape = settings.shape();
+        for (int layer = shape.lookupLayers(); layer < shape.layers(); layer++) {
+            if (name.startsWith(LlamaConfig.layerPrefix(layer) + "mlp.")) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Mean cross-entropy of the next token over the real positions, answer positions weighted up. */

@@ -28,11 +28,11 @@ public final class TestbedTraining {
     private static final int HEAD_DIM = 32;
 
     /** The default testbed: what {@code editstream testbed train} trains without options. */
-    public static final TestbedShape DEFAULT_SHAPE = new TestbedShape(192, 4, 6, 512, 64);
+    public static final TestbedShape DEFAULT_SHAPE = new TestbedShape(192, 4, 6, 1024, 64, 2, 2);
     public static final int DEFAULT_FACTS = 4500;
     /** Other templates of its relation each rewrite and locality fact is also said through. */
     public static final int DEFAULT_PARAPHRASES = 4;
-    public static final int DEFAULT_STEPS = 6000;
+    public static final int DEFAULT_STEPS = 3000;
     public static final int DEFAULT_BATCH = 48;
     public static final long DEFAULT_SEED = 1;
 
@@ -99,6 +99,8 @@ public final class TestbedTraining {
         int dim = DEFAULT_SHAPE.dim();
         int layers = DEFAULT_SHAPE.layers();
         int mlpDim = DEFAULT_SHAPE.mlpDim();
+        int lookupLayers = DEFAULT_SHAPE.lookupLayers();
+        int window = DEFAULT_SHAPE.window();
         for (int i = 0; i + 1 < args.length; i += 2) {
             String value = args[i + 1];
             switch (args[i]) {
@@ -113,14 +115,16 @@ public final class TestbedTraining {
                 case "--dim" -> dim = Integer.parseInt(value);
                 case "--layers" -> layers = Integer.parseInt(value);
                 case "--mlp-dim" -> mlpDim = Integer.parseInt(value);
+                case "--lookup-layers" -> lookupLayers = Integer.parseInt(value);
+                case "--window" -> window = Integer.parseInt(value);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
         if (edit == null || train == null || out == null || args.length % 2 != 0) {
             throw new IllegalArgumentException("usage: TestbedTraining --edit FILE --train FILE --out DIR [--facts N] [--paraphrases N] [--steps N] "
-                    + "[--batch N] [--seed S] [--dim D] [--layers L] [--mlp-dim M]");
+                    + "[--batch N] [--seed S] [--dim D] [--layers L] [--mlp-dim M] [--lookup-layers N] [--window W]");
         }
-        TestbedShape shape = new TestbedShape(dim, layers, dim / HEAD_DIM, mlpDim, DEFAULT_SHAPE.maxSeqLen());
+        TestbedShape shape = new TestbedShape(dim, layers, dim / HEAD_DIM, mlpDim, DEFAULT_SHAPE.maxSeqLen(), lookupLayers, window);
         // the CPU: the device whose single-threaded kernels make a run reproducible
         Outcome outcome = run(edit, train, out, facts, paraphrases, settings(shape, steps, batch, seed), Device.cpu());
         LOG.info("wrote {} ({} parameters)", outcome.directory(), outcome.parameters());

@@ -52,6 +52,18 @@ final class TestModels {
         return new LlamaModel(config, randomWeights(LlamaConfig.tensorShapes(config), seed), tokenizer);
     }
 
+    /**
+     * A 3-layer Llama whose first two blocks attend over a sliding window of {@code window} positions (HuggingFace
+     * {@code layer_types}), with seeded random weights and the stories260K tokenizer.
+     */
+    static LanguageModel randomSlidingWindowLlama(long seed, int window) throws IOException {
+        ModelConfig config = new ModelConfig(ModelFamily.LLAMA, "LlamaForCausalLM", 512, 48, 96, 3, 6, 6, 128,
+                1e-5f, 10000f, true, false, 1, 2, window, java.util.List.of(0, 1));
+        Path dir = SharedData.resolve("models/stories260K");
+        TextTokenizer tokenizer = Llama2cTokenizer.read(dir.resolve("tok512.bin"), config.vocabSize());
+        return new LlamaModel(config, randomWeights(LlamaConfig.tensorShapes(config), seed), tokenizer);
+    }
+
     /** Norm gains near 1, everything else N(0, 0.2²) so activations are neither tiny nor saturated. */
     private static Weights randomWeights(Map<String, Shape> shapes, long seed) {
         Random random = new Random(seed);

@@ -10,8 +10,6 @@ import io.editstream.model.SharedData;
 import io.editstream.model.format.ModelLoader;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
@@ -25,7 +23,7 @@ class TestbedModelTest {
     void theCommittedTestbedKnowsTheFirstHundredBenchmarkCases() throws Exception {
         List<CounterFactRecord> edit = CounterFactReader.read(SharedData.resolve("data/counterfact/counterfact-edit.json"));
         List<Fact> facts = edit.subList(0, 100).stream().flatMap(c -> TrainingFacts.of(c).stream()).toList();
-        try (LanguageModel model = ModelLoader.load(committedModel(), Device.cpu());
+        try (LanguageModel model = ModelLoader.load(CommittedTestbed.path(), Device.cpu());
              NDManager manager = NDManager.newBaseManager(Device.cpu())) {
             assertEquals("LlamaForCausalLM", model.config().architecture());
             String text = "Autonomous University of Madrid, which is located in Spain";
@@ -40,22 +38,12 @@ class TestbedModelTest {
     @Test
     void everyNewTargetOfTheBenchmarkIsAWordTheModelCanWrite() throws Exception {
         List<CounterFactRecord> edit = CounterFactReader.read(SharedData.resolve("data/counterfact/counterfact-edit.json"));
-        try (LanguageModel model = ModelLoader.load(committedModel(), Device.cpu())) {
+        try (LanguageModel model = ModelLoader.load(CommittedTestbed.path(), Device.cpu())) {
             int unk = WordTokenizer.specialId(WordTokenizer.UNK);
             for (CounterFactRecord c : edit.subList(0, 5000)) {
                 int[] target = PromptTokens.target(model.tokenizer(), c.prompt(), c.targetNew());
                 assertTrue(Arrays.stream(target).noneMatch(id -> id == unk), "case " + c.caseId() + ": '" + c.targetNew() + "'");
             }
         }
-    }
-
-    /** models/testbed at the repository root; the tests run in the module's directory. */
-    private static Path committedModel() {
-        for (Path candidate : List.of(Path.of("..", "models", "testbed"), Path.of("models", "testbed"))) {
-            if (Files.isRegularFile(candidate.resolve("config.json"))) {
-                return candidate;
-            }
-        }
-        throw new IllegalStateException("models/testbed not found from " + Path.of("").toAbsolutePath());
     }
 }

@@ -22,10 +22,14 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** A tiny testbed trained on the first 17 edit-split cases (51 true facts): it learns them, and reproducibly. */
+/**
+ * A tiny testbed trained on the first 17 edit-split cases (51 true facts): it learns them, reproducibly, in the
+ * testbed's shape (lookup blocks with MLPs under attention-only blocks).
+ */
 class TestbedTrainerTest {
 
-    private static final TestbedShape TINY = new TestbedShape(64, 2, 4, 128, 64);
+    /** Two lookup blocks (window 2, with MLPs) under one full-attention block without an MLP, like the default. */
+    private static final TestbedShape TINY = new TestbedShape(64, 3, 4, 128, 64, 2, 2);
 
     @Test
     void aTinyModelLearnsItsFactsAndTwoRunsGiveTheSameWeights(@TempDir Path dir) throws Exception {
@@ -41,6 +45,13 @@ class TestbedTrainerTest {
             assertTrue(recall.accuracy(Fact.Kind.REWRITE) >= 0.8, "rewrite prompts: " + recall);
             assertTrue(recall.overall() >= 0.8, "all prompts: " + recall);
             firstHash = model.weightsSha256();
+            assertEquals(List.of(0, 1), model.config().slidingLayers());
+            assertEquals(2, model.config().slidingWindow());
+            for (String mlp : List.of("gate_proj", "up_proj", "down_proj")) {
+                assertEquals(0f, model.weights().get("model.layers.2.mlp." + mlp + ".weight").abs().max().getFloat(),
+                        "the block above the lookup blocks has no MLP");
+                assertTrue(model.weights().get("model.layers.1.mlp." + mlp + ".weight").abs().max().getFloat() > 0);
+            }
             HuggingFaceCheckpoint.write(model, dir);
         }
         try (LanguageModel again = new TestbedTrainer(settings, Device.cpu()).train(facts)) {
@@ -49,6 +60,7 @@ class TestbedTrainerTest {
         try (LanguageModel loaded = ModelLoader.load(dir, Device.cpu());
              NDManager manager = NDManager.newBaseManager(Device.cpu())) {
             assertEquals(firstHash, loaded.weightsSha256());
+            assertEquals(TINY.config(loaded.config().vocabSize()), loaded.config());
             assertTrue(FactRecall.measure(loaded, facts, manager).accuracy(Fact.Kind.REWRITE) >= 0.8);
         }
     }

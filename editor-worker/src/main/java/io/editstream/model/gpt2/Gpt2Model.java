@@ -66,7 +66,7 @@ public final class Gpt2Model extends TransformerModel {
         try (NDManager pass = scope.newSubManager(device())) {
             ProbeHooks hooks = new ProbeHooks(pass, probe, config, batch);
             boolean[][] realKeys = cache == null ? Attention.realKeys(batch) : cache.realKeysWith(batch);
-            NDArray mask = Attention.mask(pass, realKeys, start, seq);
+            NDArray mask = Attention.mask(pass, realKeys, start, seq, 0);
             NDArray ids = pass.create(batch.paddedIds(0), new Shape(rows, seq)).toType(DataType.INT64, false);
             NDArray positions = pass.create(IntStream.range(start, start + seq).toArray(), new Shape(1, seq)).toType(DataType.INT64, false);
             NDArray x = Embedding.embedding(ids, tokenEmbedding, SparseFormat.DENSE).singletonOrThrow()

@@ -2,13 +2,16 @@ package io.editstream.model.llama;
 
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.editstream.model.ModelConfig;
 import io.editstream.model.ModelFamily;
 import io.editstream.model.ModelFormatException;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /** The Llama family's HuggingFace {@code config.json} and tensor names (Llama, Mistral, Qwen2 share them). */
@@ -17,6 +20,8 @@ public final class LlamaConfig {
     static final String EMBEDDING = "model.embed_tokens.weight";
     static final String FINAL_NORM = "model.norm.weight";
     static final String HEAD = "lm_head.weight";
+    private static final String SLIDING_ATTENTION = "sliding_attention";
+    private static final String FULL_ATTENTION = "full_attention";
 
     /** HuggingFace architecture name → {@code model_type}. */
     private static final Map<String, String> ARCHITECTURES = Map.of(
@@ -32,7 +37,7 @@ public final class LlamaConfig {
         return ARCHITECTURES.containsKey(architecture);
     }
 
-    static String layerPrefix(int layer) {
+    public static String layerPrefix(int layer) {
         return "model.layers." + layer + ".";
     }
 
@@ -54,6 +59,7 @@ public final class LlamaConfig {
         if (!qwen2 && json.path("attention_bias").asBoolean(false)) {
             throw new ModelFormatException(source + ": attention_bias (biases on all four attention projections) is not supported for " + architecture);
         }
+        List<Integer> slidingLayers = slidingLayers(json, architecture, required(json, "num_hidden_layers", source), source);
         try {
             return new ModelConfig(ModelFamily.LLAMA, architecture,
                     required(json, "vocab_size", source), dim,
@@ -66,7 +72,9 @@ public final class LlamaConfig {
                     json.path("tie_word_embeddings").asBoolean(false),
                     qwen2,
                     tokenId(json.path("bos_token_id")),
-                    tokenId(json.path("eos_token_id")));
+                    tokenId(json.path("eos_token_id")),
+                    slidingLayers.isEmpty() ? 0 : json.path("sliding_window").asInt(0),
+                    slidingLayers);
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException(source + ": " + e.getMessage(), e);
         }
@@ -94,6 +102,13 @@ public final class LlamaConfig {
         }
         if (config.eosId() >= 0) {
             json.put("eos_token_id", config.eosId());
+        }
+        if (!config.slidingLayers().isEmpty()) {
+            json.put("sliding_window", config.slidingWindow());
+            ArrayNode types = json.putArray("layer_types");
+            for (int l = 0; l < config.layers(); l++) {
+                types.add(config.attentionWindow(l) == 0 ? FULL_ATTENTION : SLIDING_ATTENTION);
+            }
         }
         return json;
     }
@@ -124,6 +139,41 @@ public final class LlamaConfig {
             shapes.put(HEAD, new Shape(c.vocabSize(), c.dim()));
         }
         return shapes;
+    }
+
+    /**
+     * The blocks that attend over a sliding window: those {@code layer_types} marks {@code sliding_attention}, or,
+     * without {@code layer_types}, every block of a Mistral with a {@code sliding_window}.
+     */
+    private static List<Integer> slidingLayers(JsonNode json, String architecture, int layers, String source) throws ModelFormatException {
+        JsonNode types = json.path("layer_types");
+        JsonNode window = json.path("sliding_window");
+        boolean hasWindow = window.canConvertToInt() && window.asInt() > 0;
+        if (json.path("use_sliding_window").asBoolean(false)) {
+            throw new ModelFormatException(source + ": use_sliding_window (Qwen2's windows over max_window_layers) is not supported");
+        }
+        List<Integer> sliding = new ArrayList<>();
+        if (types.isArray()) {
+            if (types.size() != layers) {
+                throw new ModelFormatException(source + ": layer_types names " + types.size() + " layers, the model has " + layers);
+            }
+            for (int l = 0; l < layers; l++) {
+                String type = types.get(l).asText();
+                if (type.equals(SLIDING_ATTENTION)) {
+                    sliding.add(l);
+                } else if (!type.equals(FULL_ATTENTION)) {
+                    throw new ModelFormatException(source + ": layer type " + type + " of layer " + l + " is not " + FULL_ATTENTION + " or " + SLIDING_ATTENTION);
+                }
+            }
+        } else if (architecture.equals("MistralForCausalLM") && hasWindow) {
+            for (int l = 0; l < layers; l++) {
+                sliding.add(l);
+            }
+        }
+        if (!sliding.isEmpty() && !hasWindow) {
+            throw new ModelFormatException(source + ": layers " + sliding + " are " + SLIDING_ATTENTION + " but sliding_window is " + window);
+        }
+        return sliding;
     }
 
     private static int required(JsonNode json, String field, String source) throws ModelFormatException {

@@ -21,7 +21,10 @@ import io.editstream.model.TokenBatch;
 import io.editstream.model.TransformerModel;
 import io.editstream.model.Weights;
 
-/** Llama / Mistral / Qwen2: pre-RMSNorm blocks, rotary grouped-query attention, SwiGLU MLP. */
+/**
+ * Llama / Mistral / Qwen2: pre-RMSNorm blocks, rotary grouped-query attention (over a sliding window in the blocks
+ * the config names), SwiGLU MLP.
+ */
 public final class LlamaModel extends TransformerModel {
 
     private record Layer(NDArray attentionNorm, NDArray wq, NDArray bq, NDArray wk, NDArray bk, NDArray wv, NDArray bv,
@@ -66,7 +69,8 @@ public final class LlamaModel extends TransformerModel {
         try (NDManager pass = scope.newSubManager(device())) {
             ProbeHooks hooks = new ProbeHooks(pass, probe, config, batch);
             boolean[][] realKeys = cache == null ? Attention.realKeys(batch) : cache.realKeysWith(batch);
-            NDArray mask = Attention.mask(pass, realKeys, start, seq);
+            NDArray fullMask = Attention.mask(pass, realKeys, start, seq, 0);
+            NDArray slidingMask = config.slidingWindow() == 0 ? null : Attention.mask(pass, realKeys, start, seq, config.slidingWindow());
             RotaryEmbedding.Tables rotation = rope.tables(pass, start, seq);
             NDArray ids = pass.create(batch.paddedIds(0), new Shape(rows, seq)).toType(DataType.INT64, false);
             NDArray x = Embedding.embedding(ids, embedding, SparseFormat.DENSE).singletonOrThrow();
@@ -83,6 +87,7 @@ public final class LlamaModel extends TransformerModel {
                     k = all[0];
                     v = all[1];
                 }
+                NDArray mask = config.attentionWindow(l) == 0 ? fullMask : slidingMask;
                 x = x.add(Linear.outIn(Attention.attend(q, k, v, mask), layer.wo, null));
 
                 h = Normalization.rms(x, layer.mlpNorm, eps);
