@@ -34,11 +34,6 @@ public record TestbedShape(int dim, int layers, int heads, int mlpDim, int maxSe
         this(dim, layers, heads, mlpDim, maxSeqLen, layers, 0);
     }
 
-    /** Whether block {@code layer} has an MLP. */
-    public boolean hasMlp(int layer) {
-        return layer < lookupLayers;
-    }
-
     /** The model config for a vocabulary of {@code vocabSize} built by {@link WordTokenizer}. */
     public ModelConfig config(int vocabSize) {
         List<Integer> sliding = window == 0 ? List.of() : IntStream.range(0, lookupLayers).boxed().toList();

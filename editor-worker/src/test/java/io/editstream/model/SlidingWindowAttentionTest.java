@@ -2,7 +2,10 @@ package io.editstream.model;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.editstream.model.format.ModelLoader;
+import io.editstream.model.llama.LlamaConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -66,7 +69,7 @@ class SlidingWindowAttentionTest {
             float[] expected = lastLogits(original, manager, tokens);
             ModelConfig config = original.config();
             try (LanguageModel loaded = TestModels.throughHfFiles(TestModels.randomSlidingWindowLlama(3, 2), dir)) {
-                com.fasterxml.jackson.databind.JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(dir.resolve("config.json").toFile());
+                JsonNode json = new ObjectMapper().readTree(dir.resolve("config.json").toFile());
                 assertEquals("[\"sliding_attention\",\"sliding_attention\",\"full_attention\"]", json.get("layer_types").toString());
                 assertEquals(2, json.get("sliding_window").asInt());
                 assertEquals(config, loaded.config());
@@ -76,12 +79,10 @@ class SlidingWindowAttentionTest {
     }
 
     @Test
-    void mistralWithoutLayerTypesSlidesEveryBlock(@TempDir Path dir) throws Exception {
-        Path configFile = dir.resolve("config.json");
-        Files.writeString(configFile, "{\"architectures\": [\"MistralForCausalLM\"], \"vocab_size\": 512, \"hidden_size\": 48, "
+    void mistralWithoutLayerTypesSlidesEveryBlock() throws Exception {
+        JsonNode json = new ObjectMapper().readTree("{\"architectures\": [\"MistralForCausalLM\"], \"vocab_size\": 512, \"hidden_size\": 48, "
                 + "\"intermediate_size\": 96, \"num_hidden_layers\": 3, \"num_attention_heads\": 6, \"sliding_window\": 4}");
-        ModelConfig config = io.editstream.model.llama.LlamaConfig.fromHuggingFace(
-                new com.fasterxml.jackson.databind.ObjectMapper().readTree(configFile.toFile()), "MistralForCausalLM", "config.json");
+        ModelConfig config = LlamaConfig.fromHuggingFace(json, "MistralForCausalLM", "config.json");
         assertEquals(List.of(0, 1, 2), config.slidingLayers());
         assertEquals(4, config.attentionWindow(2));
     }
@@ -104,10 +105,10 @@ class SlidingWindowAttentionTest {
     @Test
     void incrementalDecodingAndPaddedBatchesAgreeWithTheFullPass() throws Exception {
         try (LanguageModel model = TestModels.randomSlidingWindowLlama(9, 3);
-             NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+             NDManager manager = NDManager.newBaseManager(Device.cpu());
+             NDManager scope = manager.newSubManager()) {
             int[] longRow = model.tokenizer().encode("One day, a girl found a shiny stone in the garden.", true);
             int[] shortRow = model.tokenizer().encode("The sun", true);
-            NDManager scope = manager.newSubManager();
             float[] alone = model.forward(scope, TokenBatch.of(shortRow), Probe.none()).logits().toFloatArray();
             float[] inBatch = model.forward(scope, TokenBatch.of(longRow, shortRow), Probe.none()).logits()
                     .get("1, :{}", shortRow.length).toFloatArray();
@@ -121,7 +122,6 @@ class SlidingWindowAttentionTest {
                 }
                 assertTrue(maxDifference(full, last) < 1e-4, "token-by-token decoding differs from the full pass");
             }
-            scope.close();
         }
     }
 

@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
@@ -47,9 +48,7 @@ final class TestModels {
     static LanguageModel randomQwen2(long seed) throws IOException {
         ModelConfig config = new ModelConfig(ModelFamily.LLAMA, "Qwen2ForCausalLM", 512, 48, 96, 3, 6, 2, 128,
                 1e-6f, 1_000_000f, false, true, 1, 2);
-        Path dir = SharedData.resolve("models/stories260K");
-        TextTokenizer tokenizer = Llama2cTokenizer.read(dir.resolve("tok512.bin"), config.vocabSize());
-        return new LlamaModel(config, randomWeights(LlamaConfig.tensorShapes(config), seed), tokenizer);
+        return new LlamaModel(config, randomWeights(LlamaConfig.tensorShapes(config), seed), storiesTokenizer(config.vocabSize()));
     }
 
     /**
@@ -58,10 +57,13 @@ final class TestModels {
      */
     static LanguageModel randomSlidingWindowLlama(long seed, int window) throws IOException {
         ModelConfig config = new ModelConfig(ModelFamily.LLAMA, "LlamaForCausalLM", 512, 48, 96, 3, 6, 6, 128,
-                1e-5f, 10000f, true, false, 1, 2, window, java.util.List.of(0, 1));
-        Path dir = SharedData.resolve("models/stories260K");
-        TextTokenizer tokenizer = Llama2cTokenizer.read(dir.resolve("tok512.bin"), config.vocabSize());
-        return new LlamaModel(config, randomWeights(LlamaConfig.tensorShapes(config), seed), tokenizer);
+                1e-5f, 10000f, true, false, 1, 2, window, List.of(0, 1));
+        return new LlamaModel(config, randomWeights(LlamaConfig.tensorShapes(config), seed), storiesTokenizer(config.vocabSize()));
+    }
+
+    /** The stories260K tokenizer (512 tokens). */
+    private static TextTokenizer storiesTokenizer(int vocabSize) throws IOException {
+        return Llama2cTokenizer.read(SharedData.resolve("models/stories260K").resolve("tok512.bin"), vocabSize);
     }
 
     /** Norm gains near 1, everything else N(0, 0.2²) so activations are neither tiny nor saturated. */

@@ -69,7 +69,8 @@ public final class LlamaModel extends TransformerModel {
         try (NDManager pass = scope.newSubManager(device())) {
             ProbeHooks hooks = new ProbeHooks(pass, probe, config, batch);
             boolean[][] realKeys = cache == null ? Attention.realKeys(batch) : cache.realKeysWith(batch);
-            NDArray fullMask = Attention.mask(pass, realKeys, start, seq, 0);
+            // each mask only when some block reads through it (a Mistral slides every block)
+            NDArray fullMask = config.slidingLayers().size() == config.layers() ? null : Attention.mask(pass, realKeys, start, seq, 0);
             NDArray slidingMask = config.slidingWindow() == 0 ? null : Attention.mask(pass, realKeys, start, seq, config.slidingWindow());
             RotaryEmbedding.Tables rotation = rope.tables(pass, start, seq);
             NDArray ids = pass.create(batch.paddedIds(0), new Shape(rows, seq)).toType(DataType.INT64, false);
