@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.editstream.model.format.HuggingFaceCheckpoint;
 import io.editstream.model.format.ModelLoader;
 import io.editstream.model.format.SafetensorsWriter;
+import io.editstream.model.format.StoredType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -52,6 +53,26 @@ class HuggingFaceRoundTripTest {
                 assertEquals(original.weightsSha256(), loaded.weightsSha256());
                 Generation generation = new Generator(loaded).greedy(manager, "", 256);
                 assertArrayEquals(Files.readAllBytes(reference), generation.printed());
+            }
+        }
+    }
+
+    @Test
+    void float16CheckpointLoadsEachWeightRoundedToNearest(@TempDir Path dir) throws Exception {
+        try (LanguageModel model = TestModels.randomQwen2(22)) {
+            HuggingFaceCheckpoint.write(model, dir, StoredType.F16);
+            assertTrue(Files.readString(dir.resolve("config.json")).contains("\"torch_dtype\" : \"float16\""));
+            try (LanguageModel loaded = ModelLoader.load(dir, Device.cpu())) {
+                assertEquals(model.config(), loaded.config());
+                for (Map.Entry<String, NDArray> entry : model.weights().entrySet()) {
+                    float[] written = entry.getValue().toFloatArray();
+                    float[] read = loaded.weights().get(entry.getKey()).toFloatArray();
+                    for (int i = 0; i < written.length; i++) {
+                        // binary16 keeps 11 significant bits: the nearest one is within half a unit in the last place
+                        float ulp = Math.max(Math.ulp(written[i]) * (1 << 13), 0x1p-24f);
+                        assertEquals(written[i], read[i], ulp / 2, entry.getKey() + "[" + i + "]");
+                    }
+                }
             }
         }
     }

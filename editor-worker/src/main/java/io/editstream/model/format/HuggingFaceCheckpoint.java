@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.editstream.model.LanguageModel;
 import io.editstream.model.ModelConfig;
 import io.editstream.model.ModelFormatException;
@@ -173,11 +174,17 @@ public final class HuggingFaceCheckpoint {
      * is not written twice) and {@code tokenizer.json}.
      */
     public static void write(LanguageModel model, Path dir) throws IOException {
+        write(model, dir, StoredType.F32);
+    }
+
+    /** Writes {@code model} as {@link #write(LanguageModel, Path)} does, its weights stored as {@code stored}. */
+    public static void write(LanguageModel model, Path dir, StoredType stored) throws IOException {
         Files.createDirectories(dir);
         ObjectMapper mapper = new ObjectMapper();
-        Files.writeString(dir.resolve(CONFIG),
-                mapper.writerWithDefaultPrettyPrinter().writeValueAsString(ModelFamilies.toJson(model.config())));
-        SafetensorsWriter.write(dir.resolve(WEIGHTS), model.weights(), Map.of("format", "pt"));
+        ObjectNode config = ModelFamilies.toJson(model.config());
+        config.put("torch_dtype", stored.torchName());
+        Files.writeString(dir.resolve(CONFIG), mapper.writerWithDefaultPrettyPrinter().writeValueAsString(config));
+        SafetensorsWriter.write(dir.resolve(WEIGHTS), model.weights(), Map.of("format", "pt"), stored);
         Files.writeString(dir.resolve(TOKENIZER), model.tokenizer().toHuggingFaceJson(), StandardCharsets.UTF_8);
         LOG.info("wrote {} ({} tensors) to {}", model.config(), model.weights().size(), dir);
     }

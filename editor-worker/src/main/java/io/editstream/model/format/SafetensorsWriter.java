@@ -14,7 +14,10 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.SortedMap;
 
-/** Writes float32 tensors as one {@code .safetensors} file, tensors in name order, header padded to 8 bytes. */
+/**
+ * Writes float32 tensors as one {@code .safetensors} file, stored as float32 or rounded to float16, tensors in name
+ * order, header padded to 8 bytes.
+ */
 public final class SafetensorsWriter {
 
     private SafetensorsWriter() {
@@ -25,6 +28,16 @@ public final class SafetensorsWriter {
      * @param metadata string pairs stored under {@code __metadata__}
      */
     public static void write(Path file, SortedMap<String, NDArray> tensors, Map<String, String> metadata) throws IOException {
+        write(file, tensors, metadata, StoredType.F32);
+    }
+
+    /**
+     * @param tensors  float32 arrays by name (written in this map's order)
+     * @param metadata string pairs stored under {@code __metadata__}
+     * @param stored   the dtype on disk
+     */
+    public static void write(Path file, SortedMap<String, NDArray> tensors, Map<String, String> metadata, StoredType stored)
+            throws IOException {
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode header = mapper.createObjectNode();
         if (!metadata.isEmpty()) {
@@ -37,9 +50,9 @@ public final class SafetensorsWriter {
             if (array.getDataType() != DataType.FLOAT32) {
                 throw new IllegalArgumentException("tensor " + tensor.getKey() + " is " + array.getDataType() + "; only float32 is written");
             }
-            long bytes = array.size() * 4;
+            long bytes = array.size() * stored.bytes();
             ObjectNode entry = header.putObject(tensor.getKey());
-            entry.put("dtype", "F32");
+            entry.put("dtype", stored.safetensorsName());
             entry.putArray("shape").addAll(java.util.Arrays.stream(array.getShape().getShape()).mapToObj(mapper.getNodeFactory()::numberNode).toList());
             entry.putArray("data_offsets").add(offset).add(offset + bytes);
             offset += bytes;
@@ -55,10 +68,25 @@ public final class SafetensorsWriter {
         try (OutputStream out = Files.newOutputStream(file)) {
             out.write(prefix.array());
             for (NDArray array : tensors.values()) {
-                ByteBuffer data = ByteBuffer.allocate(Math.toIntExact(array.size() * 4)).order(ByteOrder.LITTLE_ENDIAN);
-                data.asFloatBuffer().put(array.toFloatArray());
-                out.write(data.array());
+                out.write(littleEndianBytes(array, stored));
             }
+        }
+    }
+
+    private static byte[] littleEndianBytes(NDArray array, StoredType stored) {
+        if (stored == StoredType.F32) {
+            ByteBuffer data = ByteBuffer.allocate(Math.toIntExact(array.size() * 4)).order(ByteOrder.LITTLE_ENDIAN);
+            data.asFloatBuffer().put(array.toFloatArray());
+            return data.array();
+        }
+        // the engine rounds to nearest even; its buffer is in native order, which safetensors fixes as little-endian
+        try (NDArray half = array.toType(stored.dataType(), true)) {
+            ByteBuffer nativeOrder = half.toByteBuffer().order(ByteOrder.nativeOrder());
+            ByteBuffer data = ByteBuffer.allocate(Math.toIntExact(array.size() * 2)).order(ByteOrder.LITTLE_ENDIAN);
+            while (nativeOrder.hasRemaining()) {
+                data.putShort(nativeOrder.getShort());
+            }
+            return data.array();
         }
     }
 }
