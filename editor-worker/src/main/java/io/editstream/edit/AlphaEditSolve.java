@@ -1,7 +1,6 @@
 package io.editstream.edit;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 
@@ -10,7 +9,7 @@ import ai.djl.ndarray.types.DataType;
  *
  * <p>P projects onto the (near) null space of C0, so the update leaves the keys of preserved knowledge
  * (almost) untouched. Transposed, ΔWᵀ = (P (Cp + K Kᵀ) + μ I)⁻¹ P K Rᵀ, which gives the factors
- * A = R, B = (P (Cp + K Kᵀ) + μ I)⁻¹ P K.
+ * A = R, B = (P Cp + μ I + P K Kᵀ)⁻¹ P K: the running system P Cp + μ I with the batch's P K Kᵀ added.
  */
 final class AlphaEditSolve {
 
@@ -20,21 +19,14 @@ final class AlphaEditSolve {
     /**
      * @param residuals R {@code [modelDim, n]}
      * @param keys      K {@code [mlpDim, n]}
-     * @param projector P {@code [mlpDim, mlpDim]}, from {@link NullSpaceProjector}
-     * @param cp        Cp {@code [mlpDim, mlpDim]}
-     * @param ridge     μ
+     * @param projector P {@code [mlpDim, mlpDim]}, float64, from {@link NullSpaceProjector}
+     * @param kept      (P Cp + μ I)⁻¹
      */
-    static LowRankDelta solve(int layer, NDArray residuals, NDArray keys, NDArray projector, NDArray cp, double ridge) {
+    static LowRankDelta solve(int layer, NDArray residuals, NDArray keys, NDArray projector, RunningInverse kept) {
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            NDManager manager = keys.getManager();
-            NDArray k = keys.toType(DataType.FLOAT64, false);
-            NDArray p = projector.toType(DataType.FLOAT64, false);
-            int mlpDim = (int) keys.getShape().get(0);
-            NDArray system = p.matMul(cp.toType(DataType.FLOAT64, false).add(k.matMul(k.transpose())))
-                    .add(manager.eye(mlpDim, mlpDim, 0, DataType.FLOAT64).mul(ridge));
-            NDArray b = system.inverse().matMul(p.matMul(k));
-            return LowRankDelta.of(layer, residuals, b);
+            NDArray projected = projector.matMul(keys.toType(DataType.FLOAT64, false));
+            return LowRankDelta.of(layer, residuals, kept.solveWithAdded(projected, keys));
         }
     }
 }

@@ -2,7 +2,6 @@ package io.editstream.edit;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.types.DataType;
 
 /**
  * MEMIT's least-squares update in its sequential form: ΔW = R Kᵀ (λ C0 + Cp + K Kᵀ)⁻¹.
@@ -18,21 +17,14 @@ final class MemitSolve {
     /**
      * @param residuals R {@code [modelDim, n]}: what each edit still needs from this layer
      * @param keys      K {@code [mlpDim, n]}
-     * @param c0        C0 {@code [mlpDim, mlpDim]}: second moment of the keys of the knowledge to keep
-     * @param cp        Cp {@code [mlpDim, mlpDim]}: Σ K Kᵀ of the edits applied before
-     * @param lambda    weight of C0 against the new keys
+     * @param kept      (λ C0 + Cp)⁻¹: C0 the second moment of the keys of the knowledge to keep, λ its weight,
+     *                  Cp = Σ K Kᵀ of the edits applied before
      */
-    static LowRankDelta solve(int layer, NDArray residuals, NDArray keys, NDArray c0, NDArray cp, double lambda) {
+    static LowRankDelta solve(int layer, NDArray residuals, NDArray keys, RunningInverse kept) {
         // Every intermediate is closed with the scope: the result leaves as heap factors.
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            // float64: λ C0 + Cp + K Kᵀ is badly conditioned when the keys are nearly parallel.
-            NDArray k = keys.toType(DataType.FLOAT64, false);
-            NDArray system = c0.toType(DataType.FLOAT64, false).mul(lambda)
-                    .add(cp.toType(DataType.FLOAT64, false))
-                    .add(k.matMul(k.transpose()));
-            NDArray b = system.inverse().matMul(k);
-            return LowRankDelta.of(layer, residuals, b);
+            return LowRankDelta.of(layer, residuals, kept.solveWithAdded(keys, keys));
         }
     }
 }

@@ -5,6 +5,9 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 
+import java.util.Arrays;
+import java.util.stream.LongStream;
+
 /**
  * NSE's update restricted to the selected neurons S:
  * ΔW[:, S] = R K_Sᵀ (λ C0[S,S] + Cp[S,S] + K_S K_Sᵀ)⁻¹, all other columns unchanged.
@@ -19,21 +22,17 @@ final class NseSolve {
     /**
      * @param residuals R {@code [modelDim, n]}
      * @param keys      K {@code [mlpDim, n]}
-     * @param neurons   the indices S, from {@link NeuronSelection}
+     * @param neurons   the indices S, ascending, from {@link NeuronSelection}
+     * @param kept      (λ C0 + Cp)⁻¹ over all neurons
      */
-    static LowRankDelta solve(int layer, NDArray residuals, NDArray keys, long[] neurons,
-                              NDArray c0, NDArray cp, double lambda) {
+    static LowRankDelta solve(int layer, NDArray residuals, NDArray keys, long[] neurons, RunningInverse kept) {
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            NDArray selected = keys.getManager().create(neurons);
-            NDIndex rowsS = new NDIndex("{}", selected);
-            NDIndex colsS = new NDIndex(":, {}", selected);
-            NDArray kS = keys.get(rowsS).toType(DataType.FLOAT64, false);
-            NDArray system = c0.get(rowsS).get(colsS).toType(DataType.FLOAT64, false).mul(lambda)
-                    .add(cp.get(rowsS).get(colsS).toType(DataType.FLOAT64, false))
-                    .add(kS.matMul(kS.transpose()));
+            long mlpDim = keys.getShape().get(0);
+            long[] others = LongStream.range(0, mlpDim).filter(i -> Arrays.binarySearch(neurons, i) < 0).toArray();
+            NDIndex rowsS = new NDIndex("{}", keys.getManager().create(neurons));
             NDArray b = keys.getManager().zeros(keys.getShape(), DataType.FLOAT64);
-            b.set(rowsS, system.inverse().matMul(kS));
+            b.set(rowsS, kept.solveRestricted(neurons, others, keys.get(rowsS)));
             return LowRankDelta.of(layer, residuals, b);
         }
     }

@@ -30,8 +30,6 @@ final class SequentialEditor implements Editor {
     private final EditHyperparameters hyperparameters;
     private final NDManager state;
     private final UpdateRule rule;
-    /** Cp per layer: Σ K Kᵀ of every edit applied so far, the knowledge later edits must keep. */
-    private final Map<Integer, NDArray> previousKeysMoment = new LinkedHashMap<>();
     private final Map<Integer, FloatMatrix> originalWeights = new LinkedHashMap<>();
     private final PruneRestraint restraint;
     private final List<String> contextPrefixes;
@@ -45,24 +43,28 @@ final class SequentialEditor implements Editor {
         this.state = parent.newSubManager();
         try {
             int mlpDim = model.config().mlpDim();
-            Map<Integer, NDArray> c0Arrays = new LinkedHashMap<>();
+            Map<Integer, RunningInverse> kept = new LinkedHashMap<>();
             for (int layer : hyperparameters.layers()) {
-                // float32 like C0: at mlpDim 14336 each of these is 0.8 GB; the solves widen to float64 themselves.
-                previousKeysMoment.put(layer, state.zeros(new Shape(mlpDim, mlpDim), DataType.FLOAT32));
                 if (algorithm == Algorithm.NSE || prune) {
                     // θ0's projections: NSE's targets come from them, PRUNE measures the perturbation against them.
                     try (NDManager scope = state.newSubManager()) {
                         originalWeights.put(layer, FloatMatrix.of(model.mlpOutputWeight(scope, layer)));
                     }
                 }
-                if (algorithm != Algorithm.ALPHAEDIT) {
-                    c0Arrays.put(layer, c0.get(layer).toNDArray(state));
+                try (NDManager scope = state.newSubManager()) {
+                    // Cp = 0 before the first edit: the system is λ C0 (MEMIT, NSE) or μ I (AlphaEdit)
+                    NDArray system = switch (algorithm) {
+                        case MEMIT -> c0.get(layer).toNDArray(scope).mul(hyperparameters.lambda());
+                        case NSE -> c0.get(layer).toNDArray(scope).mul(hyperparameters.nse().lambda());
+                        case ALPHAEDIT -> scope.eye(mlpDim).mul(hyperparameters.alphaEdit().ridge());
+                    };
+                    kept.put(layer, RunningInverse.of(system, state));
                 }
             }
             this.rule = switch (algorithm) {
-                case MEMIT -> new UpdateRule.Memit(c0Arrays, hyperparameters.lambda());
-                case NSE -> new UpdateRule.Nse(c0Arrays, hyperparameters.nse().lambda(), hyperparameters.nse().neuronFraction());
-                case ALPHAEDIT -> new UpdateRule.AlphaEdit(projectors(c0), hyperparameters.alphaEdit().ridge());
+                case MEMIT -> new UpdateRule.Memit(kept);
+                case NSE -> new UpdateRule.Nse(kept, hyperparameters.nse().neuronFraction());
+                case ALPHAEDIT -> new UpdateRule.AlphaEdit(projectors(c0), kept);
             };
             this.restraint = prune ? new PruneRestraint(hyperparameters.prune().alpha()) : null;
             if (restraint != null) {
@@ -81,7 +83,11 @@ final class SequentialEditor implements Editor {
         EditHyperparameters.AlphaEdit settings = hyperparameters.alphaEdit();
         for (int layer : hyperparameters.layers()) {
             FloatMatrix projector = NullSpaceProjector.compute(c0.get(layer), settings.nullSpaceThreshold(), settings.relativeThreshold());
-            projectors.put(layer, projector.toNDArray(state));
+            try (NDManager scope = state.newSubManager()) {
+                NDArray wide = projector.toNDArray(scope).toType(DataType.FLOAT64, true);
+                wide.attach(state);
+                projectors.put(layer, wide);
+            }
         }
         return projectors;
     }
@@ -159,12 +165,11 @@ final class SequentialEditor implements Editor {
             NDArray keys = EditKeys.compute(scope, model, requests, contextPrefixes, layer);
             NDArray reached = EditKeys.residualAtSubject(scope, model, requests, hyperparameters.targetLayer());
             NDArray residuals = targetMatrix(scope, targets).sub(reached).div(layersRemaining);
-            NDArray cp = previousKeysMoment.get(layer);
-            LowRankDelta delta = rule.solve(layer, residuals, keys, cp);
+            LowRankDelta delta = rule.solve(layer, residuals, keys);
             apply(delta);
             if (firstPass) {
                 // A re-edit of the same requests must not count their keys twice as preserved knowledge.
-                cp.addi(keys.matMul(keys.transpose()));
+                rule.remember(layer, keys);
             }
             return delta;
         }

@@ -1,35 +1,63 @@
 package io.editstream.edit;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+
 import java.util.Map;
 
-/** How one layer's weight change is solved from the residuals R and keys K of a batch. */
+/**
+ * How one layer's weight change is solved from the residuals R and keys K of a batch, and how the batch's keys then
+ * join the knowledge later edits keep (Cp += K Kᵀ), each rule holding its system's running inverse per layer.
+ */
 sealed interface UpdateRule {
 
-    LowRankDelta solve(int layer, NDArray residuals, NDArray keys, NDArray cp);
+    LowRankDelta solve(int layer, NDArray residuals, NDArray keys);
 
-    /** MEMIT: ΔW = R Kᵀ (λ C0 + Cp + K Kᵀ)⁻¹. */
-    record Memit(Map<Integer, NDArray> c0, double lambda) implements UpdateRule {
+    /** Cp += K Kᵀ: the keys of an applied batch are kept by every later edit. */
+    void remember(int layer, NDArray keys);
+
+    /** MEMIT: ΔW = R Kᵀ (λ C0 + Cp + K Kᵀ)⁻¹; {@code kept} holds (λ C0 + Cp)⁻¹. */
+    record Memit(Map<Integer, RunningInverse> kept) implements UpdateRule {
         @Override
-        public LowRankDelta solve(int layer, NDArray residuals, NDArray keys, NDArray cp) {
-            return MemitSolve.solve(layer, residuals, keys, c0.get(layer), cp, lambda);
+        public LowRankDelta solve(int layer, NDArray residuals, NDArray keys) {
+            return MemitSolve.solve(layer, residuals, keys, kept.get(layer));
+        }
+
+        @Override
+        public void remember(int layer, NDArray keys) {
+            kept.get(layer).add(keys, keys);
         }
     }
 
     /** NSE: the MEMIT system restricted to the neurons that carry a fraction p of the keys' activation. */
-    record Nse(Map<Integer, NDArray> c0, double lambda, double neuronFraction) implements UpdateRule {
+    record Nse(Map<Integer, RunningInverse> kept, double neuronFraction) implements UpdateRule {
         @Override
-        public LowRankDelta solve(int layer, NDArray residuals, NDArray keys, NDArray cp) {
+        public LowRankDelta solve(int layer, NDArray residuals, NDArray keys) {
             long[] neurons = NeuronSelection.select(FloatMatrix.of(keys), neuronFraction);
-            return NseSolve.solve(layer, residuals, keys, neurons, c0.get(layer), cp, lambda);
+            return NseSolve.solve(layer, residuals, keys, neurons, kept.get(layer));
+        }
+
+        @Override
+        public void remember(int layer, NDArray keys) {
+            kept.get(layer).add(keys, keys);
         }
     }
 
-    /** AlphaEdit: the update projected onto the null space of C0. */
-    record AlphaEdit(Map<Integer, NDArray> projectors, double ridge) implements UpdateRule {
+    /** AlphaEdit: the update projected onto the null space of C0 (P float64); {@code kept} holds (P Cp + μ I)⁻¹. */
+    record AlphaEdit(Map<Integer, NDArray> projectors, Map<Integer, RunningInverse> kept) implements UpdateRule {
         @Override
-        public LowRankDelta solve(int layer, NDArray residuals, NDArray keys, NDArray cp) {
-            return AlphaEditSolve.solve(layer, residuals, keys, projectors.get(layer), cp, ridge);
+        public LowRankDelta solve(int layer, NDArray residuals, NDArray keys) {
+            return AlphaEditSolve.solve(layer, residuals, keys, projectors.get(layer), kept.get(layer));
+        }
+
+        @Override
+        public void remember(int layer, NDArray keys) {
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                NDArray projected = projectors.get(layer).matMul(keys.toType(DataType.FLOAT64, false));
+                kept.get(layer).add(projected, keys);
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
@@ -49,11 +50,7 @@ class SolvesTest {
     }
 
     private static NDArray nd(DMatrixRMaj m) {
-        float[] values = new float[m.data.length];
-        for (int i = 0; i < values.length; i++) {
-            values[i] = (float) m.data[i];
-        }
-        return new FloatMatrix(m.numRows, m.numCols, values).toNDArray(manager);
+        return new FloatMatrix(m.numRows, m.numCols, toFloats(m)).toNDArray(manager);
     }
 
     private static FloatMatrix fm(DMatrixRMaj m) {
@@ -86,19 +83,19 @@ class SolvesTest {
         DMatrixRMaj c0 = moment(random, 40);
         DMatrixRMaj cp = moment(random, 5);
         double lambda = 3.0;
-        DMatrixRMaj system = c0.copy();
-        CommonOps_DDRM.scale(lambda, system);
-        CommonOps_DDRM.addEquals(system, cp);
+        DMatrixRMaj kept = c0.copy();
+        CommonOps_DDRM.scale(lambda, kept);
+        CommonOps_DDRM.addEquals(kept, cp);
+        DMatrixRMaj system = kept.copy();
         DMatrixRMaj kkt = new DMatrixRMaj(MLP, MLP);
         CommonOps_DDRM.multTransB(k, k, kkt);
         CommonOps_DDRM.addEquals(system, kkt);
 
         NDArray rArray = nd(r);
         NDArray kArray = nd(k);
-        NDArray c0Array = nd(c0);
-        NDArray cpArray = nd(cp);
+        RunningInverse inverse = RunningInverse.of(nd(kept), manager);
         int arraysBefore = manager.getManagedArrays().size();
-        LowRankDelta delta = MemitSolve.solve(4, rArray, kArray, c0Array, cpArray, lambda);
+        LowRankDelta delta = MemitSolve.solve(4, rArray, kArray, inverse);
         assertEquals(arraysBefore, manager.getManagedArrays().size(), "every intermediate array is closed");
         assertEquals(4, delta.layer());
         assertEquals(N, delta.rank());
@@ -139,7 +136,10 @@ class SolvesTest {
                 expected.set(i, (int) selected[j], restricted.get(i, j));
             }
         }
-        LowRankDelta delta = NseSolve.solve(1, nd(r), nd(k), selected, nd(c0), nd(cp), lambda);
+        DMatrixRMaj kept = c0.copy();
+        CommonOps_DDRM.scale(lambda, kept);
+        CommonOps_DDRM.addEquals(kept, cp);
+        LowRankDelta delta = NseSolve.solve(1, nd(r), nd(k), selected, RunningInverse.of(nd(kept), manager));
         assertDenseEquals(expected, delta, 1e-4);
     }
 
@@ -178,12 +178,92 @@ class SolvesTest {
         DMatrixRMaj expected = new DMatrixRMaj(DIM, MLP);
         CommonOps_DDRM.mult(rktp, system, expected);
 
-        LowRankDelta delta = AlphaEditSolve.solve(2, nd(r), nd(k), projector.toNDArray(manager), nd(cp), ridge);
+        DMatrixRMaj kept = new DMatrixRMaj(MLP, MLP);
+        CommonOps_DDRM.mult(p, cp, kept);   // P Cp + μ I
+        for (int i = 0; i < MLP; i++) {
+            kept.add(i, i, ridge);
+        }
+        LowRankDelta delta = AlphaEditSolve.solve(2, nd(r), nd(k), projector.toNDArray(manager).toType(DataType.FLOAT64, false),
+                RunningInverse.of(nd(kept), manager));
         assertDenseEquals(expected, delta, 1e-4);
         DMatrixRMaj change = PruneRestraint.toDouble(FloatMatrix.of(delta.dense(manager)));
         DMatrixRMaj onPreserved = new DMatrixRMaj(DIM, 6);
         CommonOps_DDRM.mult(change, preserved, onPreserved);
         assertEquals(0, CommonOps_DDRM.elementMaxAbs(onPreserved), 1e-3, "preserved keys see no change");
+    }
+
+    @Test
+    void theRunningInverseFollowsItsSystemThroughManyAddedBatches() {
+        Random random = new Random(4);
+        DMatrixRMaj system = moment(random, 40);
+        CommonOps_DDRM.scale(5, system);
+        RunningInverse inverse = RunningInverse.of(nd(system), manager);
+        for (int batch = 0; batch < 30; batch++) {
+            DMatrixRMaj u = random(random, MLP, 2);
+            DMatrixRMaj k = random(random, MLP, 2);
+            inverse.add(nd(u), nd(k));
+            DMatrixRMaj added = new DMatrixRMaj(MLP, MLP);
+            CommonOps_DDRM.multTransB(u, k, added);
+            CommonOps_DDRM.addEquals(system, added);
+        }
+        DMatrixRMaj k = random(random, MLP, N);
+        DMatrixRMaj withKeys = system.copy();
+        DMatrixRMaj kkt = new DMatrixRMaj(MLP, MLP);
+        CommonOps_DDRM.multTransB(k, k, kkt);
+        CommonOps_DDRM.addEquals(withKeys, kkt);
+        CommonOps_DDRM.invert(withKeys);
+        DMatrixRMaj expected = new DMatrixRMaj(MLP, N);
+        CommonOps_DDRM.mult(withKeys, k, expected);
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray keys = new FloatMatrix(MLP, N, toFloats(k)).toNDArray(scope);
+            assertClose(expected, inverse.solveWithAdded(keys, keys).toDoubleArray(), 1e-4);
+        }
+    }
+
+    @Test
+    void theRestrictedSolveInvertsThePrincipalBlock() {
+        Random random = new Random(5);
+        DMatrixRMaj system = moment(random, 40);
+        DMatrixRMaj k = random(random, MLP, N);
+        long[] neurons = {0, 2, 3, 7, 8};
+        long[] others = {1, 4, 5, 6, 9};
+        int s = neurons.length;
+        DMatrixRMaj block = new DMatrixRMaj(s, s);
+        DMatrixRMaj kS = new DMatrixRMaj(s, N);
+        for (int i = 0; i < s; i++) {
+            for (int j = 0; j < s; j++) {
+                block.set(i, j, system.get((int) neurons[i], (int) neurons[j]));
+            }
+            for (int j = 0; j < N; j++) {
+                kS.set(i, j, k.get((int) neurons[i], j));
+            }
+        }
+        DMatrixRMaj kkt = new DMatrixRMaj(s, s);
+        CommonOps_DDRM.multTransB(kS, kS, kkt);
+        CommonOps_DDRM.addEquals(block, kkt);
+        CommonOps_DDRM.invert(block);
+        DMatrixRMaj expected = new DMatrixRMaj(s, N);
+        CommonOps_DDRM.mult(block, kS, expected);
+        try (NDManager scope = manager.newSubManager()) {
+            RunningInverse inverse = RunningInverse.of(nd(system), scope);
+            NDArray keysS = new FloatMatrix(s, N, toFloats(kS)).toNDArray(scope);
+            assertClose(expected, inverse.solveRestricted(neurons, others, keysS).toDoubleArray(), 1e-4);
+        }
+    }
+
+    private static float[] toFloats(DMatrixRMaj m) {
+        float[] values = new float[m.data.length];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) m.data[i];
+        }
+        return values;
+    }
+
+    private static void assertClose(DMatrixRMaj expected, double[] actual, double tolerance) {
+        assertEquals(expected.data.length, actual.length);
+        for (int i = 0; i < actual.length; i++) {
+            assertEquals(expected.data[i], actual[i], tolerance * (1 + Math.abs(expected.data[i])), "entry " + i);
+        }
     }
 
     @Test
