@@ -84,11 +84,13 @@ public final class EditBenchmark {
      * {@link CounterFactEvaluation}) are measured after all edits; retention is the share of edits efficacious
      * right after their own batch that still are after all later ones (retention_first_100: of the first 100 edits
      * only); ppl_drift is the relative change of held-out perplexity; max_condition_number is over the edited
-     * matrices at the end; trajectory holds the checkpoints along the way (the last one is the end).
+     * matrices at the end; seconds_per_edit is split into computing targets, solving and applying the updates
+     * (keys, solves, NSE's second pass) and PRUNE's restraint; trajectory holds the checkpoints along the way (the
+     * last one is the end).
      */
     @JsonPropertyOrder({"efficacy", "generalization", "specificity", "efficacy_top1", "generalization_top1",
         "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
-        "peak_heap_mb", "trajectory"})
+        "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "peak_heap_mb", "trajectory"})
     public record Result(
             @JsonIgnore String algorithm,
             @JsonProperty("efficacy") double efficacy,
@@ -102,6 +104,9 @@ public final class EditBenchmark {
             @JsonProperty("ppl_drift") double pplDrift,
             @JsonProperty("max_condition_number") double maxConditionNumber,
             @JsonProperty("seconds_per_edit") double secondsPerEdit,
+            @JsonProperty("target_seconds_per_edit") double targetSecondsPerEdit,
+            @JsonProperty("update_seconds_per_edit") double updateSecondsPerEdit,
+            @JsonProperty("restraint_seconds_per_edit") double restraintSecondsPerEdit,
             @JsonProperty("peak_heap_mb") double peakHeapMb,
             @JsonProperty("trajectory") List<Checkpoint> trajectory) {
 
@@ -144,14 +149,20 @@ public final class EditBenchmark {
         boolean[] efficaciousAtOnce = new boolean[cases.size()];
         List<Checkpoint> trajectory = new ArrayList<>();
         double editSeconds = 0;
+        double targetSeconds = 0;
+        double updateSeconds = 0;
+        double restraintSeconds = 0;
         long lastLog = System.nanoTime();
         try (Editor editor = Editor.create(algorithm, model, hyperparameters, c0, manager, settings.seed())) {
             for (int start = 0; start < cases.size(); start += settings.batchSize()) {
                 List<CounterFactRecord> batch = cases.subList(start, Math.min(cases.size(), start + settings.batchSize()));
                 List<EditRequest> requests = batch.stream().map(CounterFactRecord::toEditRequest).toList();
                 long began = System.nanoTime();
-                editor.apply(requests);
+                Editor.EditStats stats = editor.apply(requests).stats();
                 editSeconds += (System.nanoTime() - began) / 1e9;
+                targetSeconds += stats.targetSeconds();
+                updateSeconds += stats.updateSeconds();
+                restraintSeconds += stats.restraintSeconds();
                 List<CounterFactEvaluation.CaseResult> now = CounterFactEvaluation.evaluate(scorer, batch,
                         new CounterFactEvaluation.Baseline(baseline.neighborhoodPredictions().subList(start, start + batch.size())));
                 for (int i = 0; i < batch.size(); i++) {
@@ -187,7 +198,8 @@ public final class EditBenchmark {
         Checkpoint last = end.checkpoint();
         return new Result(algorithm, last.efficacy(), last.generalization(), last.specificity(), last.efficacyTop1(),
                 last.generalizationTop1(), last.specificityTop1(), end.retention(), last.retentionFirst100(),
-                last.pplDrift(), maxCondition, editSeconds / cases.size(), peakHeapMb, trajectory);
+                last.pplDrift(), maxCondition, editSeconds / cases.size(), targetSeconds / cases.size(), updateSeconds / cases.size(),
+                restraintSeconds / cases.size(), peakHeapMb, trajectory);
     }
 
     private record Measured(Checkpoint checkpoint, double retention) {
@@ -244,14 +256,14 @@ public final class EditBenchmark {
     public static String table(List<Result> results) {
         String[] names = {"efficacy", "generalization", "specificity", "efficacy_top1", "generalization_top1",
             "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
-            "peak_heap_mb"};
-        StringBuilder out = new StringBuilder(String.format(Locale.ROOT, "%-22s", "measure"));
+            "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "peak_heap_mb"};
+        StringBuilder out = new StringBuilder(String.format(Locale.ROOT, "%-28s", "measure"));
         for (Result result : results) {
             out.append(String.format(Locale.ROOT, "%14s", result.algorithm()));
         }
         out.append('\n');
         for (String name : names) {
-            out.append(String.format(Locale.ROOT, "%-22s", name));
+            out.append(String.format(Locale.ROOT, "%-28s", name));
             for (Result result : results) {
                 out.append(String.format(Locale.ROOT, "%14.4f", value(result, name)));
             }
@@ -283,6 +295,9 @@ public final class EditBenchmark {
             case "ppl_drift" -> r.pplDrift();
             case "max_condition_number" -> r.maxConditionNumber();
             case "seconds_per_edit" -> r.secondsPerEdit();
+            case "target_seconds_per_edit" -> r.targetSecondsPerEdit();
+            case "update_seconds_per_edit" -> r.updateSecondsPerEdit();
+            case "restraint_seconds_per_edit" -> r.restraintSecondsPerEdit();
             case "peak_heap_mb" -> r.peakHeapMb();
             default -> throw new IllegalArgumentException(name);
         };
