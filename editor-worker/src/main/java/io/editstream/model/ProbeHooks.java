@@ -33,6 +33,11 @@ public final class ProbeHooks {
         this.seq = batch.maxLength();
     }
 
+    /** Whether the probe captures or overrides anything in the MLP of {@code layer}. */
+    public boolean touchesMlp(int layer) {
+        return probe.capturesMlpKey(layer) || probe.mlpOverrides().stream().anyMatch(override -> override.layer() == layer);
+    }
+
     /** Called with the MLP key {@code [batch, seq, mlpDim]} of a layer; returns it unchanged. */
     public NDArray mlpKey(int layer, NDArray key) {
         if (probe.capturesMlpKey(layer)) {

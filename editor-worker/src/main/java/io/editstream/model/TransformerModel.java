@@ -88,6 +88,7 @@ public abstract class TransformerModel implements LanguageModel {
             NDArray delta = mlpOutputStoredTransposed() ? right.matMul(left.transpose()) : left.matMul(right.transpose());
             stored.addi(delta);
         }
+        mlpOutputChanged(layer);
     }
 
     @Override
@@ -102,6 +103,11 @@ public abstract class TransformerModel implements LanguageModel {
             value.attach(update);
             stored.set(new NDIndex(":"), mlpOutputStoredTransposed() ? value.transpose() : value);
         }
+        mlpOutputChanged(layer);
+    }
+
+    /** Called after the MLP output projection of {@code layer} changed, for a family that derives state from it. */
+    protected void mlpOutputChanged(int layer) {
     }
 
     @Override

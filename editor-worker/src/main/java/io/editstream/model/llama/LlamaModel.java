@@ -36,6 +36,12 @@ public final class LlamaModel extends TransformerModel {
     private final NDArray finalNorm;
     private final NDArray head;
     private final RotaryEmbedding rope;
+    /**
+     * Blocks whose MLP output projection is all zero, whose MLP adds nothing and is not run (the testbed's blocks above
+     * its lookup blocks: half of its multiply-adds). Derived at load and after every change through the editing API;
+     * a trainer that updates the weights in place starts from nonzero or frozen projections, so the flags hold.
+     */
+    private final boolean[] silentMlp;
 
     /** Takes ownership of the weights (named as {@link LlamaConfig#tensorShapes}) and the tokenizer. */
     public LlamaModel(ModelConfig config, Weights weights, TextTokenizer tokenizer) {
@@ -58,6 +64,20 @@ public final class LlamaModel extends TransformerModel {
                     weights.get(p + "mlp.up_proj.weight"),
                     weights.get(p + "mlp.down_proj.weight"));
         }
+        this.silentMlp = new boolean[layers.length];
+        for (int l = 0; l < layers.length; l++) {
+            mlpOutputChanged(l);
+        }
+    }
+
+    @Override
+    protected void mlpOutputChanged(int layer) {
+        float[] down = layers[layer].down.toFloatArray();
+        boolean zero = true;
+        for (int i = 0; i < down.length && zero; i++) {
+            zero = down[i] == 0f;
+        }
+        silentMlp[layer] = zero;
     }
 
     @Override
@@ -91,6 +111,10 @@ public final class LlamaModel extends TransformerModel {
                 NDArray mask = config.attentionWindow(l) == 0 ? fullMask : slidingMask;
                 x = x.add(Linear.outIn(Attention.attend(q, k, v, mask), layer.wo, null));
 
+                if (silentMlp[l] && !hooks.touchesMlp(l)) {
+                    x = hooks.residual(l, x);
+                    continue;
+                }
                 h = Normalization.rms(x, layer.mlpNorm, eps);
                 NDArray key = Activations.silu(Linear.outIn(h, layer.gate, null)).mul(Linear.outIn(h, layer.up, null));
                 NDArray mlpOut = Linear.outIn(hooks.mlpKey(l, key), layer.down, null);
