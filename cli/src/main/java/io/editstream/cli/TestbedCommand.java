@@ -1,6 +1,7 @@
 package io.editstream.cli;
 
 import ai.djl.Device;
+import io.editstream.model.format.StoredType;
 import io.editstream.train.TestbedTraining;
 import io.editstream.train.TestbedShape;
 import picocli.CommandLine;
@@ -61,6 +62,10 @@ final class TestbedCommand implements Runnable {
                 description = "Seed of the initial weights and the order of the facts (default: ${DEFAULT-VALUE}).")
         long seed;
 
+        @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "float32",
+                description = "How the weights are stored: float32 or float16 (half the size; each weight rounded) (default: ${DEFAULT-VALUE}).")
+        String dtype;
+
         @Option(names = "--edit-split", paramLabel = "FILE", description = "counterfact-edit.json (default: from the shared data).")
         Path editSplit;
 
@@ -78,7 +83,7 @@ final class TestbedCommand implements Runnable {
             TestbedShape shape = TestbedTraining.DEFAULT_SHAPE;
             try {
                 TestbedTraining.Outcome outcome = TestbedTraining.run(edit, train, out, facts, paraphrases,
-                        TestbedTraining.settings(shape, steps, batch, seed), Device.cpu());
+                        TestbedTraining.settings(shape, steps, batch, seed), StoredType.ofTorchName(dtype), Device.cpu());
                 PrintWriter stdout = spec.commandLine().getOut();
                 stdout.printf("wrote %s: %d parameters, trained in %.0f s; first edit-split cases known: %s%n",
                         outcome.directory(), outcome.parameters(), outcome.seconds(), outcome.benchmarkRecall());

@@ -6,6 +6,8 @@ import io.editstream.eval.CounterFactReader;
 import io.editstream.eval.CounterFactRecord;
 import io.editstream.model.LanguageModel;
 import io.editstream.model.format.HuggingFaceCheckpoint;
+import io.editstream.model.format.ModelLoader;
+import io.editstream.model.format.StoredType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,7 +21,8 @@ import java.util.stream.Stream;
  * facts, trains, measures what the model knows about the benchmark cases, writes config, weights and tokenizer.
  *
  * <p>{@link #main} runs it without the CLI module:
- * {@code TestbedTraining --edit FILE --train FILE --out DIR [--facts N] [--paraphrases N] [--steps N] [--seed S]}.
+ * {@code TestbedTraining --edit FILE --train FILE --out DIR [--facts N] [--paraphrases N] [--steps N] [--seed S]}, and
+ * the shape options ({@code --mlp-dim M}, {@code --dtype float16}, ...) the command keeps at their defaults.
  */
 public final class TestbedTraining {
 
@@ -58,7 +61,7 @@ public final class TestbedTraining {
      * @param device     where to train (the CPU, single-threaded, for a reproducible run)
      */
     public static Outcome run(Path editSplit, Path trainSplit, Path out, int factCount, int paraphrases,
-                              TrainingSettings settings, Device device) throws IOException {
+                              TrainingSettings settings, StoredType stored, Device device) throws IOException {
         List<CounterFactRecord> edit = CounterFactReader.read(editSplit);
         List<CounterFactRecord> train = CounterFactReader.read(trainSplit);
         List<Fact> facts = TrainingFacts.select(edit, train, factCount, paraphrases, true);
@@ -67,24 +70,27 @@ public final class TestbedTraining {
         long start = System.nanoTime();
         // the new targets of both splits' edits must be words the model can write, though never facts it learns
         List<String> editTargets = Stream.concat(edit.stream(), train.stream()).map(CounterFactRecord::targetNew).toList();
-        try (LanguageModel model = new TestbedTrainer(settings, device).train(facts, editTargets);
-             NDManager manager = NDManager.newBaseManager(device)) {
-            double seconds = (System.nanoTime() - start) / 1e9;
-            FactRecall.Result recall = FactRecall.measure(model, benchmark, manager);
-            LOG.info("trained in {} s; the first {} edit-split cases: {}", Math.round(seconds), benchmark.size() / 3, recall);
-            HuggingFaceCheckpoint.write(model, out);
-            return new Outcome(out, TestbedTrainer.parameterCount(model), seconds, recall);
+        double seconds;
+        long parameters;
+        try (LanguageModel model = new TestbedTrainer(settings, device).train(facts, editTargets)) {
+            seconds = (System.nanoTime() - start) / 1e9;
+            parameters = TestbedTrainer.parameterCount(model);
+            HuggingFaceCheckpoint.write(model, out, stored);
+        }
+        // what the model knows is measured on the written weights (float16 rounds them), the ones every user loads
+        try (LanguageModel written = ModelLoader.load(out, device); NDManager manager = NDManager.newBaseManager(device)) {
+            FactRecall.Result recall = FactRecall.measure(written, benchmark, manager);
+            LOG.info("trained in {} s; the first {} edit-split cases, as written: {}", Math.round(seconds), benchmark.size() / 3, recall);
+            return new Outcome(out, parameters, seconds, recall);
         }
     }
 
     /**
-     * The text a testbed trained on {@code factCount} facts learnt, one sentence per fact: the corpus of its
-     * second-moment statistics (C0). Rebuilt from the splits at run time, since CounterFact is not copied into the
-     * repository.
+     * The facts a testbed trained on {@code factCount} facts learnt; their sentences are the corpus of its second-moment
+     * statistics (C0). Rebuilt from the splits at run time, since CounterFact is not copied into the repository.
      */
-    public static List<String> trainingText(Path editSplit, Path trainSplit, int factCount, int paraphrases) {
-        return TrainingFacts.select(CounterFactReader.read(editSplit), CounterFactReader.read(trainSplit), factCount, paraphrases, true).stream()
-                .map(Fact::text).toList();
+    public static List<Fact> trainingFacts(Path editSplit, Path trainSplit, int factCount, int paraphrases) {
+        return TrainingFacts.select(CounterFactReader.read(editSplit), CounterFactReader.read(trainSplit), factCount, paraphrases, true);
     }
 
     public static void main(String[] args) throws IOException {
@@ -101,6 +107,7 @@ public final class TestbedTraining {
         int mlpDim = DEFAULT_SHAPE.mlpDim();
         int lookupLayers = DEFAULT_SHAPE.lookupLayers();
         int window = DEFAULT_SHAPE.window();
+        StoredType stored = StoredType.F32;
         for (int i = 0; i + 1 < args.length; i += 2) {
             String value = args[i + 1];
             switch (args[i]) {
@@ -117,16 +124,17 @@ public final class TestbedTraining {
                 case "--mlp-dim" -> mlpDim = Integer.parseInt(value);
                 case "--lookup-layers" -> lookupLayers = Integer.parseInt(value);
                 case "--window" -> window = Integer.parseInt(value);
+                case "--dtype" -> stored = StoredType.ofTorchName(value);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
         if (edit == null || train == null || out == null || args.length % 2 != 0) {
             throw new IllegalArgumentException("usage: TestbedTraining --edit FILE --train FILE --out DIR [--facts N] [--paraphrases N] [--steps N] "
-                    + "[--batch N] [--seed S] [--dim D] [--layers L] [--mlp-dim M] [--lookup-layers N] [--window W]");
+                    + "[--batch N] [--seed S] [--dim D] [--layers L] [--mlp-dim M] [--lookup-layers N] [--window W] [--dtype float32|float16]");
         }
         TestbedShape shape = new TestbedShape(dim, layers, dim / HEAD_DIM, mlpDim, DEFAULT_SHAPE.maxSeqLen(), lookupLayers, window);
         // the CPU: the device whose single-threaded kernels make a run reproducible
-        Outcome outcome = run(edit, train, out, facts, paraphrases, settings(shape, steps, batch, seed), Device.cpu());
+        Outcome outcome = run(edit, train, out, facts, paraphrases, settings(shape, steps, batch, seed), stored, Device.cpu());
         LOG.info("wrote {} ({} parameters)", outcome.directory(), outcome.parameters());
     }
 }

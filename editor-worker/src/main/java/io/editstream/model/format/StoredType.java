@@ -20,6 +20,16 @@ public enum StoredType {
         this.dataType = dataType;
     }
 
+    /** The type a {@code torch_dtype} name ({@code float32}, {@code float16}) stands for. */
+    public static StoredType ofTorchName(String name) {
+        for (StoredType type : values()) {
+            if (type.torchName.equals(name)) {
+                return type;
+            }
+        }
+        throw new IllegalArgumentException("unknown weight type '" + name + "' (float32 or float16)");
+    }
+
     /** The dtype in a safetensors header. */
     public String safetensorsName() {
         return safetensorsName;
