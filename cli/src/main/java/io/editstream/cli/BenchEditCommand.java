@@ -9,13 +9,17 @@ import io.editstream.eval.CounterFactRecord;
 import io.editstream.eval.EditBenchmark;
 import io.editstream.model.LanguageModel;
 import io.editstream.model.ModelFamily;
+import io.editstream.train.Fact;
 import io.editstream.train.TestbedTraining;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
@@ -66,7 +70,8 @@ public final class BenchEditCommand implements Callable<Integer> {
     Path corpus;
 
     @Option(names = "--held-out", paramLabel = "FILE",
-            description = "Text for perplexity drift (default: as --corpus, a different sample for story models).")
+            description = "Text for perplexity drift (default: as --corpus, a different sample for story models; "
+                    + "for the testbed, its training text without the sentences of the cases edited).")
     Path heldOut;
 
     @Option(names = "--cache-dir", defaultValue = ".editstream-cache/c0", paramLabel = "DIR",
@@ -100,12 +105,16 @@ public final class BenchEditCommand implements Callable<Integer> {
             try (LanguageModel probe = modelOptions.load()) {
                 chosen = EditHyperparameters.load(hyperparameters != null ? hyperparameters
                         : testbed ? ModelOptions.TESTBED : defaultHyperparameters(probe, storyModel));
+                List<Fact> testbedFacts = testbed && (corpus == null || heldOut == null) ? testbedTrainingFacts() : List.of();
                 c0Text = corpus != null ? read(corpus)
                         : storyModel ? SampledCorpus.sample(probe, manager, SampledCorpus.STORY_OPENINGS, 3, 60, 42)
-                        : testbed ? testbedTrainingText()
+                        : testbed ? text(testbedFacts.stream())
                         : read(SharedData.file("data/wikitext/wiki.test.raw"));
-                heldOutText = heldOut != null ? read(heldOut) : storyModel && corpus == null
-                        ? SampledCorpus.sample(probe, manager, SampledCorpus.STORY_OPENINGS, 1, 60, 43)
+                // the testbed's held-out text is what it knows and is not asked to change: scoring the sentences of
+                // the edited facts would count every successful edit as damage
+                heldOutText = heldOut != null ? read(heldOut)
+                        : storyModel && corpus == null ? SampledCorpus.sample(probe, manager, SampledCorpus.STORY_OPENINGS, 1, 60, 43)
+                        : testbed ? testbedHeldOutText(testbedFacts, cases.subList(0, Math.min(edits, cases.size())))
                         : c0Text;
             }
             EditBenchmark.Settings settings = new EditBenchmark.Settings(edits, batch, seed, chosen, c0Text, cacheDir, heldOutText, 2000, checkpointEvery);
@@ -129,9 +138,19 @@ public final class BenchEditCommand implements Callable<Integer> {
         return name != null && name.toString().equals(ModelOptions.TESTBED) && Files.exists(modelPath.resolve("config.json"));
     }
 
-    private static String testbedTrainingText() {
-        return String.join("\n", TestbedTraining.trainingText(SharedData.file("data/counterfact/counterfact-edit.json"),
-                SharedData.file("data/counterfact/counterfact-train.json"), TestbedTraining.DEFAULT_FACTS, TestbedTraining.DEFAULT_PARAPHRASES));
+    static List<Fact> testbedTrainingFacts() {
+        return TestbedTraining.trainingFacts(SharedData.file("data/counterfact/counterfact-edit.json"),
+                SharedData.file("data/counterfact/counterfact-train.json"), TestbedTraining.DEFAULT_FACTS, TestbedTraining.DEFAULT_PARAPHRASES);
+    }
+
+    private static String text(Stream<Fact> facts) {
+        return facts.map(Fact::text).collect(Collectors.joining("\n"));
+    }
+
+    /** The sentences of the facts the testbed knows, less those of the cases a run edits. */
+    static String testbedHeldOutText(List<Fact> known, List<CounterFactRecord> edited) {
+        Set<Integer> editedIds = edited.stream().map(CounterFactRecord::caseId).collect(Collectors.toSet());
+        return text(known.stream().filter(fact -> !editedIds.contains(fact.caseId())));
     }
 
     private static String defaultHyperparameters(LanguageModel languageModel, boolean storyModel) {
