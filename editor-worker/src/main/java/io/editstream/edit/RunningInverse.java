@@ -12,7 +12,8 @@ import ai.djl.ndarray.types.DataType;
  * n keys, where inverting M afresh for each edit costs O(d³): seconds per edit at d = 3,072, hours over a thousand
  * sequential edits.
  *
- * <p>Held in float64: the system is badly conditioned when keys are nearly parallel, and the updates accumulate.
+ * <p>Held in float64: the system is badly conditioned when keys are nearly parallel, and the updates accumulate. At
+ * Llama3-8B's 14,336 neurons that is 1.6 GB per edit layer, in place of the float32 C0 and Cp it replaces.
  */
 final class RunningInverse {
 
