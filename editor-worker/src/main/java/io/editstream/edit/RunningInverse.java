@@ -37,8 +37,10 @@ final class RunningInverse {
 
     /** (M + U Kᵀ)⁻¹ U {@code [d, n]}, float64, in {@code u}'s manager; M itself is unchanged. */
     NDArray solveWithAdded(NDArray u, NDArray k) {
-        NDArray u64 = u.toType(DataType.FLOAT64, false);
-        NDArray k64 = k.toType(DataType.FLOAT64, false);
+        return solveWithAdded64(u.toType(DataType.FLOAT64, false), k.toType(DataType.FLOAT64, false));
+    }
+
+    private NDArray solveWithAdded64(NDArray u64, NDArray k64) {
         NDArray x = inverse.matMul(u64);
         // push-through: (M + U Kᵀ)⁻¹ U = M⁻¹U (I + Kᵀ M⁻¹ U)⁻¹
         return x.matMul(identityPlus(k64.transpose().matMul(x)).inverse());
@@ -48,8 +50,9 @@ final class RunningInverse {
     void add(NDArray u, NDArray k) {
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            NDArray added = solveWithAdded(u, k);
-            inverse.subi(added.matMul(k.toType(DataType.FLOAT64, false).transpose().matMul(inverse)));
+            NDArray k64 = k.toType(DataType.FLOAT64, false);
+            NDArray added = solveWithAdded64(u.toType(DataType.FLOAT64, false), k64);
+            inverse.subi(added.matMul(k64.transpose().matMul(inverse)));
         }
     }
 

@@ -207,13 +207,7 @@ class SolvesTest {
             CommonOps_DDRM.addEquals(system, added);
         }
         DMatrixRMaj k = random(random, MLP, N);
-        DMatrixRMaj withKeys = system.copy();
-        DMatrixRMaj kkt = new DMatrixRMaj(MLP, MLP);
-        CommonOps_DDRM.multTransB(k, k, kkt);
-        CommonOps_DDRM.addEquals(withKeys, kkt);
-        CommonOps_DDRM.invert(withKeys);
-        DMatrixRMaj expected = new DMatrixRMaj(MLP, N);
-        CommonOps_DDRM.mult(withKeys, k, expected);
+        DMatrixRMaj expected = solveWithKeysAdded(system, k);
         try (NDManager scope = manager.newSubManager()) {
             NDArray keys = new FloatMatrix(MLP, N, toFloats(k)).toNDArray(scope);
             assertClose(expected, inverse.solveWithAdded(keys, keys).toDoubleArray(), 1e-4);
@@ -238,17 +232,24 @@ class SolvesTest {
                 kS.set(i, j, k.get((int) neurons[i], j));
             }
         }
-        DMatrixRMaj kkt = new DMatrixRMaj(s, s);
-        CommonOps_DDRM.multTransB(kS, kS, kkt);
-        CommonOps_DDRM.addEquals(block, kkt);
-        CommonOps_DDRM.invert(block);
-        DMatrixRMaj expected = new DMatrixRMaj(s, N);
-        CommonOps_DDRM.mult(block, kS, expected);
+        DMatrixRMaj expected = solveWithKeysAdded(block, kS);
         try (NDManager scope = manager.newSubManager()) {
             RunningInverse inverse = RunningInverse.of(nd(system), scope);
             NDArray keysS = new FloatMatrix(s, N, toFloats(kS)).toNDArray(scope);
             assertClose(expected, inverse.solveRestricted(neurons, others, keysS).toDoubleArray(), 1e-4);
         }
+    }
+
+    /** (M + K Kᵀ)⁻¹ K, densely. */
+    private static DMatrixRMaj solveWithKeysAdded(DMatrixRMaj m, DMatrixRMaj k) {
+        DMatrixRMaj system = m.copy();
+        DMatrixRMaj kkt = new DMatrixRMaj(m.numRows, m.numRows);
+        CommonOps_DDRM.multTransB(k, k, kkt);
+        CommonOps_DDRM.addEquals(system, kkt);
+        CommonOps_DDRM.invert(system);
+        DMatrixRMaj out = new DMatrixRMaj(m.numRows, k.numCols);
+        CommonOps_DDRM.mult(system, k, out);
+        return out;
     }
 
     private static float[] toFloats(DMatrixRMaj m) {
