@@ -63,18 +63,28 @@ final class EditTargets {
         TokenBatch batch = TokenBatch.of(rows);
         int[] positions = lookups.stream().mapToInt(Integer::intValue).toArray();
 
+        // Logits only where the loss reads them: each target token, then the KL prompt's last position.
+        int predictedCount = predictions.size();
+        int[] logitRows = new int[predictedCount + 1];
+        int[] logitPositions = new int[predictedCount + 1];
+        for (int i = 0; i < predictedCount; i++) {
+            logitRows[i] = (int) predictions.get(i)[0];
+            logitPositions[i] = (int) predictions.get(i)[1];
+        }
+        logitRows[predictedCount] = klRow;
+        logitPositions[predictedCount] = klPrompt.length - 1;
+
         try (NDManager scope = manager.newSubManager()) {
-            NDArray rowIndex = scope.create(predictions.stream().mapToLong(p -> p[0]).toArray());
-            NDArray positionIndex = scope.create(predictions.stream().mapToLong(p -> p[1]).toArray());
             NDArray tokenIndex = scope.create(predictions.stream().mapToLong(p -> p[2]).toArray()).reshape(-1, 1);
             // Mean over target tokens within a prompt, then over prompts.
             NDArray tokenWeight = scope.full(tokenIndex.getShape(), 1f / (targetIds.length * contextPrefixes.size()));
-            NDIndex predicted = new NDIndex("{}, {}", rowIndex, positionIndex);
-            NDIndex klLast = new NDIndex(klRow, klPrompt.length - 1);
+            NDIndex predicted = new NDIndex(":" + predictedCount);
 
-            ForwardResult initial = model.forward(scope, batch, Probe.none().captureResidual(layer));
-            NDArray hidden = initial.residual(layer).get(new NDIndex(0, positions[0]));
-            NDArray klInitial = initial.logits().get(klLast).logSoftmax(-1);
+            Probe logitsOnly = Probe.none().logitsAt(logitRows, logitPositions);
+            ForwardResult initial = model.forward(scope, batch, logitsOnly.captureResidual(layer));
+            NDArray lookupResidual = initial.residual(layer);
+            NDArray hidden = lookupResidual.get(new NDIndex(0, positions[0]));
+            NDArray klInitial = initial.logits().get(predictedCount).logSoftmax(-1);
             double hiddenNorm = hidden.norm().getFloat();
             double maxNorm = settings.clampNormFactor() * hiddenNorm;
 
@@ -90,10 +100,11 @@ final class EditTargets {
                 NDArray gradient;
                 try (NDManager stepScope = scope.newSubManager();
                      GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                    ForwardResult result = model.forward(stepScope, batch, Probe.none().addToResidual(layer, delta, positions));
-                    NDArray logProbs = result.logits().logSoftmax(-1);
+                    // blocks up to the edit layer do not see δ (it is added after them): resume above them
+                    Probe resumed = logitsOnly.resumeAfter(layer, lookupResidual).addToResidual(layer, delta, positions);
+                    NDArray logProbs = model.forward(stepScope, batch, resumed).logits().logSoftmax(-1);
                     NDArray nllLoss = logProbs.get(predicted).gather(tokenIndex, 1).mul(tokenWeight).sum().neg();
-                    NDArray klLoss = klInitial.exp().mul(klInitial.sub(logProbs.get(klLast))).sum().mul(GraphConstants.scalar(stepScope, (float) settings.klFactor()));
+                    NDArray klLoss = klInitial.exp().mul(klInitial.sub(logProbs.get(predictedCount))).sum().mul(GraphConstants.scalar(stepScope, (float) settings.klFactor()));
                     NDArray decay = delta.square().sum().mul(GraphConstants.scalar(stepScope,
                             (float) (settings.weightDecay() / (hiddenNorm * hiddenNorm))));
                     NDArray loss = nllLoss.add(klLoss).add(decay);

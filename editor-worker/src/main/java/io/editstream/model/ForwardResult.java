@@ -7,7 +7,7 @@ import java.util.Map;
 /**
  * Output of one forward pass.
  *
- * @param logits    {@code [batch, seq, vocab]} float32
+ * @param logits    {@code [batch, seq, vocab]} float32, or {@code [pairs, vocab]} when the probe named logit positions
  * @param mlpKeys   captured MLP keys by layer, each {@code [batch, seq, mlpDim]}
  * @param residuals captured residual streams (after the block) by layer, each {@code [batch, seq, dim]}
  */

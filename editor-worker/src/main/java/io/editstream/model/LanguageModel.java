@@ -28,7 +28,8 @@ public interface LanguageModel extends AutoCloseable {
      * @param scope   manager that owns every array created by this call (logits and captures)
      * @param batch   token ids, right-padded, with the real length of each row
      * @param probe   what to capture or inject on the way (use {@link Probe#none()} for a plain pass)
-     * @return logits {@code [batch, seq, vocab]} in float32, plus whatever the probe asked to capture
+     * @return logits {@code [batch, seq, vocab]} in float32 (or {@code [pairs, vocab]} at the probe's logit
+     *         positions), plus whatever the probe asked to capture
      */
     ForwardResult forward(NDManager scope, TokenBatch batch, Probe probe);
 

@@ -2,8 +2,10 @@ package io.editstream.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -31,6 +33,34 @@ public final class ProbeHooks {
         this.probe = probe;
         this.rows = batch.size();
         this.seq = batch.maxLength();
+    }
+
+    /** The first block the pass runs: 0, or the block above the probe's resume point. */
+    public int firstBlock() {
+        return probe.firstBlock();
+    }
+
+    /**
+     * The residual stream the pass resumes from, after block {@link Probe.Resume#layer()}, with that layer's deltas
+     * and captures applied as {@link #residual} would.
+     */
+    public NDArray resumedResidual() {
+        Probe.Resume resume = probe.resume().orElseThrow(() -> new IllegalStateException("the probe names no resume point"));
+        // a copy in the pass, so nothing this pass derives from it lands in the caller's longer-lived manager
+        NDArray start = resume.residual().duplicate();
+        start.attach(pass);
+        return residual(resume.layer(), start);
+    }
+
+    /** The final residual stream {@code [batch, seq, dim]} at the positions the logits are wanted: all, or the probe's pairs as {@code [pairs, dim]}. */
+    public NDArray logitInput(NDArray hidden) {
+        if (probe.logitPositions().isEmpty()) {
+            return hidden;
+        }
+        Probe.LogitPositions at = probe.logitPositions().get();
+        NDArray rowIndex = pass.create(Arrays.stream(at.rows()).asLongStream().toArray());
+        NDArray positionIndex = pass.create(Arrays.stream(at.positions()).asLongStream().toArray());
+        return hidden.get(new NDIndex("{}, {}", rowIndex, positionIndex));
     }
 
     /** Whether the probe captures or overrides anything in the MLP of {@code layer}. */

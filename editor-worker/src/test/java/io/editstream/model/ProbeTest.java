@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import org.junit.jupiter.api.Test;
@@ -72,6 +73,74 @@ class ProbeTest {
                     Probe.none().captureResidual(last).replaceMlpOutput(last, replacement, new int[] {1}));
             NDArray change = replaced.residual(last).sub(plain.residual(last)).get(0, 1);
             assertArrayEquals(mlpOut.neg().toFloatArray(), change.toFloatArray(), 1e-4f);
+        }
+    }
+
+    @Test
+    void resumingAboveALayerWithLogitPositionsGivesTheFullPassValuesAndGradient() throws Exception {
+        try (LanguageModel llama = TestModels.stories260k(); LanguageModel gpt2 = TestModels.randomGpt2(4)) {
+            assertResumeMatchesFullPass(llama, 1);
+            // the random GPT-2 has two blocks: resume above the first so attention carries the delta onwards
+            assertResumeMatchesFullPass(gpt2, 0);
+        }
+    }
+
+    @Test
+    void resumeAndLogitPositionsRejectWhatTheyCannotServe() throws Exception {
+        try (LanguageModel model = TestModels.stories260k(); NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+            TokenBatch batch = TokenBatch.of(model.tokenizer().encode("Lily liked cake.", true), model.tokenizer().encode("Tom", true));
+            NDArray residual = model.forward(manager, batch, Probe.none().captureResidual(2)).residual(2);
+            Probe resumed = Probe.none().resumeAfter(2, residual);
+            assertThrows(IllegalArgumentException.class, () -> model.forward(manager, batch, resumed.captureMlpKeys(2)));
+            assertThrows(IllegalArgumentException.class, () -> model.forward(manager, batch, resumed.captureResidual(1)));
+            assertThrows(IllegalArgumentException.class,
+                    () -> model.forward(manager, batch, Probe.none().resumeAfter(2, residual.get("0:1"))));
+            // row 1 ("Tom") is shorter than the batch: its padding has no logits to ask for
+            assertThrows(IllegalArgumentException.class,
+                    () -> model.forward(manager, batch, Probe.none().logitsAt(new int[] {1}, new int[] {batch.length(1)})));
+            assertThrows(IllegalArgumentException.class, () -> Probe.none().logitsAt(new int[] {0, 1}, new int[] {0}));
+        }
+    }
+
+    /**
+     * A pass resumed above {@code layer} from the residual a full pass captured there, with a delta added at that
+     * layer and logits at a few positions, gives the full pass's logits at those positions and the same gradient.
+     */
+    private static void assertResumeMatchesFullPass(LanguageModel model, int layer) {
+        TextTokenizer tokenizer = model.tokenizer();
+        TokenBatch batch = TokenBatch.of(tokenizer.encode("Once upon a time there was a cat.", true), tokenizer.encode("The dog ran.", true));
+        int[] deltaAt = {3, 2};
+        int[] rows = {0, 0, 1};
+        int[] positions = {batch.length(0) - 1, 4, batch.length(1) - 1};
+        String family = model.config().architecture();
+        try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+            NDArray residual = model.forward(manager, batch, Probe.none().captureResidual(layer)).residual(layer);
+            NDArray delta = manager.randomNormal(new Shape(model.config().dim())).mul(0.5f);
+            delta.setRequiresGradient(true);
+            float[][] logits = new float[2][];
+            float[][] gradients = new float[2][];
+            Probe[] probes = {
+                    Probe.none().addToResidual(layer, delta, deltaAt),
+                    Probe.none().resumeAfter(layer, residual).addToResidual(layer, delta, deltaAt).logitsAt(rows, positions)};
+            for (int p = 0; p < probes.length; p++) {
+                try (NDManager scope = manager.newSubManager(); GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                    NDArray all = model.forward(scope, batch, probes[p]).logits();
+                    NDArray selected = p == 0 ? all.get(new NDIndex("{}, {}",
+                            scope.create(new long[] {rows[0], rows[1], rows[2]}), scope.create(new long[] {positions[0], positions[1], positions[2]}))) : all;
+                    assertEquals(new Shape(rows.length, model.config().vocabSize()), selected.getShape(), family);
+                    logits[p] = selected.toFloatArray();
+                    collector.backward(selected.logSoftmax(-1).get(":, 7").sum().neg());
+                    gradients[p] = delta.getGradient().toFloatArray();
+                    delta.getGradient().set(new float[(int) delta.size()]);
+                }
+            }
+            assertArrayEquals(logits[0], logits[1], 1e-4f, family + " logits");
+            assertArrayEquals(gradients[0], gradients[1], 1e-4f, family + " gradient");
+            double largest = 0;
+            for (float g : gradients[0]) {
+                largest = Math.max(largest, Math.abs(g));
+            }
+            assertTrue(largest > 0, family + ": the gradient reached the delta");
         }
     }
 

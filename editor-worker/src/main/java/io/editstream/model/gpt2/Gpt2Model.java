@@ -59,7 +59,6 @@ public final class Gpt2Model extends TransformerModel {
 
     @Override
     protected ForwardResult run(NDManager scope, TokenBatch batch, Probe probe, KvCache cache) {
-        int rows = batch.size();
         int seq = batch.maxLength();
         int start = cache == null ? 0 : cache.length();
         float eps = config.normEps();
@@ -67,12 +66,9 @@ public final class Gpt2Model extends TransformerModel {
             ProbeHooks hooks = new ProbeHooks(pass, probe, config, batch);
             boolean[][] realKeys = cache == null ? Attention.realKeys(batch) : cache.realKeysWith(batch);
             NDArray mask = Attention.mask(pass, realKeys, start, seq, 0);
-            NDArray ids = pass.create(batch.paddedIds(0), new Shape(rows, seq)).toType(DataType.INT64, false);
-            NDArray positions = pass.create(IntStream.range(start, start + seq).toArray(), new Shape(1, seq)).toType(DataType.INT64, false);
-            NDArray x = Embedding.embedding(ids, tokenEmbedding, SparseFormat.DENSE).singletonOrThrow()
-                    .add(Embedding.embedding(positions, positionEmbedding, SparseFormat.DENSE).singletonOrThrow());
+            NDArray x = hooks.firstBlock() == 0 ? embed(pass, batch, start) : hooks.resumedResidual();
 
-            for (int l = 0; l < layers.length; l++) {
+            for (int l = hooks.firstBlock(); l < layers.length; l++) {
                 Layer layer = layers[l];
 
                 NDArray h = Normalization.layer(x, layer.ln1Weight, layer.ln1Bias, eps);
@@ -95,9 +91,17 @@ public final class Gpt2Model extends TransformerModel {
             if (cache != null) {
                 cache.commit(batch);
             }
-            NDArray logits = Linear.outIn(Normalization.layer(x, finalNormWeight, finalNormBias, eps), tokenEmbedding, null);
+            NDArray logits = Linear.outIn(Normalization.layer(hooks.logitInput(x), finalNormWeight, finalNormBias, eps), tokenEmbedding, null);
             return hooks.result(scope, logits);
         }
+    }
+
+    private NDArray embed(NDManager pass, TokenBatch batch, int start) {
+        int seq = batch.maxLength();
+        NDArray ids = pass.create(batch.paddedIds(0), new Shape(batch.size(), seq)).toType(DataType.INT64, false);
+        NDArray positions = pass.create(IntStream.range(start, start + seq).toArray(), new Shape(1, seq)).toType(DataType.INT64, false);
+        return Embedding.embedding(ids, tokenEmbedding, SparseFormat.DENSE).singletonOrThrow()
+                .add(Embedding.embedding(positions, positionEmbedding, SparseFormat.DENSE).singletonOrThrow());
     }
 
     @Override

@@ -82,7 +82,6 @@ public final class LlamaModel extends TransformerModel {
 
     @Override
     protected ForwardResult run(NDManager scope, TokenBatch batch, Probe probe, KvCache cache) {
-        int rows = batch.size();
         int seq = batch.maxLength();
         int start = cache == null ? 0 : cache.length();
         float eps = config.normEps();
@@ -93,10 +92,9 @@ public final class LlamaModel extends TransformerModel {
             NDArray fullMask = config.slidingLayers().size() == config.layers() ? null : Attention.mask(pass, realKeys, start, seq, 0);
             NDArray slidingMask = config.slidingWindow() == 0 ? null : Attention.mask(pass, realKeys, start, seq, config.slidingWindow());
             RotaryEmbedding.Tables rotation = rope.tables(pass, start, seq);
-            NDArray ids = pass.create(batch.paddedIds(0), new Shape(rows, seq)).toType(DataType.INT64, false);
-            NDArray x = Embedding.embedding(ids, embedding, SparseFormat.DENSE).singletonOrThrow();
+            NDArray x = hooks.firstBlock() == 0 ? embed(pass, batch) : hooks.resumedResidual();
 
-            for (int l = 0; l < layers.length; l++) {
+            for (int l = hooks.firstBlock(); l < layers.length; l++) {
                 Layer layer = layers[l];
 
                 NDArray h = Normalization.rms(x, layer.attentionNorm, eps);
@@ -123,9 +121,14 @@ public final class LlamaModel extends TransformerModel {
             if (cache != null) {
                 cache.commit(batch);
             }
-            NDArray logits = Linear.outIn(Normalization.rms(x, finalNorm, eps), head, null);
+            NDArray logits = Linear.outIn(Normalization.rms(hooks.logitInput(x), finalNorm, eps), head, null);
             return hooks.result(scope, logits);
         }
+    }
+
+    private NDArray embed(NDManager pass, TokenBatch batch) {
+        NDArray ids = pass.create(batch.paddedIds(0), new Shape(batch.size(), batch.maxLength())).toType(DataType.INT64, false);
+        return Embedding.embedding(ids, embedding, SparseFormat.DENSE).singletonOrThrow();
     }
 
     @Override
