@@ -62,13 +62,26 @@ public final class ContinuationScorer {
             continuations.add(continuation);
             promptLengths.add(prompt.length);
         }
+        // Logits only at the positions that predict a continuation token, row after row.
+        int pairs = continuations.stream().mapToInt(c -> c.length).sum();
+        int[] logitRows = new int[pairs];
+        int[] logitPositions = new int[pairs];
+        int pair = 0;
+        for (int r = 0; r < queries.size(); r++) {
+            for (int t = 0; t < continuations.get(r).length; t++) {
+                logitRows[pair] = r;
+                logitPositions[pair++] = promptLengths.get(r) - 1 + t;
+            }
+        }
         List<Score> scores = new ArrayList<>();
         try (NDManager scope = manager.newSubManager()) {
-            NDArray logProbs = model.forward(scope, TokenBatch.of(rows), Probe.none()).logits().logSoftmax(-1);
+            Probe atContinuations = Probe.none().logitsAt(logitRows, logitPositions);
+            NDArray logProbs = model.forward(scope, TokenBatch.of(rows), atContinuations).logits().logSoftmax(-1);
+            int first = 0;
             for (int r = 0; r < queries.size(); r++) {
                 int[] continuation = continuations.get(r);
-                int first = promptLengths.get(r) - 1;
-                NDArray span = logProbs.get(new NDIndex("{}, {}:{}", r, first, first + continuation.length));
+                NDArray span = logProbs.get(new NDIndex("{}:{}", first, first + continuation.length));
+                first += continuation.length;
                 float[] values = span.toFloatArray();
                 int[] predicted = span.argMax(-1).toType(DataType.INT32, false).toIntArray();
                 int vocab = (int) span.getShape().get(1);
