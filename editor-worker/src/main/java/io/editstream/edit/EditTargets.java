@@ -75,7 +75,7 @@ final class EditTargets {
         logitPositions[predictedCount] = klPrompt.length - 1;
 
         try (NDManager scope = manager.newSubManager()) {
-            NDArray tokenIndex = scope.create(predictions.stream().mapToLong(p -> p[2]).toArray()).reshape(-1, 1);
+            NDArray tokenIndex = GraphConstants.indices(scope, predictions.stream().mapToInt(p -> (int) p[2]).toArray()).reshape(-1, 1);
             // Mean over target tokens within a prompt, then over prompts.
             NDArray tokenWeight = scope.full(tokenIndex.getShape(), 1f / (targetIds.length * contextPrefixes.size()));
             NDIndex predicted = new NDIndex(":" + predictedCount);

@@ -22,6 +22,17 @@ public final class GraphConstants {
         }
     }
 
+    /** Index values as an int64 array, for advanced indexing inside a graph (its backward reads them). */
+    public static NDArray indices(NDManager manager, int[] values) {
+        long[] wide = new long[values.length];
+        for (int i = 0; i < values.length; i++) {
+            wide[i] = values[i];
+        }
+        try (NDArray wrapped = manager.create(wide)) {
+            return wrapped.duplicate();
+        }
+    }
+
     public static NDArray of(NDManager manager, float[] values, Shape shape) {
         try (NDArray wrapped = manager.create(values, shape)) {
             return wrapped.duplicate();

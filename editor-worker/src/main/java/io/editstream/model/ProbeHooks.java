@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -58,8 +57,8 @@ public final class ProbeHooks {
             return hidden;
         }
         Probe.LogitPositions at = probe.logitPositions().get();
-        NDArray rowIndex = pass.create(Arrays.stream(at.rows()).asLongStream().toArray());
-        NDArray positionIndex = pass.create(Arrays.stream(at.positions()).asLongStream().toArray());
+        NDArray rowIndex = GraphConstants.indices(pass, at.rows());
+        NDArray positionIndex = GraphConstants.indices(pass, at.positions());
         return hidden.get(new NDIndex("{}, {}", rowIndex, positionIndex));
     }
 

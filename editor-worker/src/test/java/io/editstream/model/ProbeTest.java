@@ -129,6 +129,7 @@ class ProbeTest {
                             scope.create(new long[] {rows[0], rows[1], rows[2]}), scope.create(new long[] {positions[0], positions[1], positions[2]}))) : all;
                     assertEquals(new Shape(rows.length, model.config().vocabSize()), selected.getShape(), family);
                     logits[p] = selected.toFloatArray();
+                    reuseFreedBuffers(scope);
                     collector.backward(selected.logSoftmax(-1).get(":, 7").sum().neg());
                     gradients[p] = delta.getGradient().toFloatArray();
                     delta.getGradient().set(new float[(int) delta.size()]);
@@ -141,6 +142,21 @@ class ProbeTest {
                 largest = Math.max(largest, Math.abs(g));
             }
             assertTrue(largest > 0, family + ": the gradient reached the delta");
+        }
+    }
+
+    /**
+     * Frees released Java buffers and fills fresh ones with large values between forward and backward: a graph that kept a
+     * tensor over a Java buffer the pass already released would now read these values (and index far out of range).
+     */
+    private static void reuseFreedBuffers(NDManager manager) {
+        // a direct buffer's memory goes back to malloc when the collector finds the buffer unreachable
+        System.gc();
+        System.gc();
+        for (int i = 0; i < 2_000; i++) {
+            long[] junk = new long[1 + i % 16];
+            java.util.Arrays.fill(junk, 140_000_000_000_000L);
+            manager.create(junk);
         }
     }
 
