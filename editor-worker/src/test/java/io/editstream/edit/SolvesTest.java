@@ -215,26 +215,37 @@ class SolvesTest {
     }
 
     @Test
-    void theRestrictedSolveInvertsThePrincipalBlock() {
+    void theRestrictedSolveInvertsThePrincipalBlockAfterAddedKeys() {
+        // a small subset is solved from M's own block, a large one through the Schur complement of M⁻¹
+        assertRestrictedSolve(new long[] {0, 2, 3}, new long[] {1, 4, 5, 6, 7, 8, 9});
+        assertRestrictedSolve(new long[] {0, 2, 3, 5, 6, 7, 8}, new long[] {1, 4, 9});
+    }
+
+    private void assertRestrictedSolve(long[] neurons, long[] others) {
         Random random = new Random(5);
         DMatrixRMaj system = moment(random, 40);
-        DMatrixRMaj k = random(random, MLP, N);
-        long[] neurons = {0, 2, 3, 7, 8};
-        long[] others = {1, 4, 5, 6, 9};
-        int s = neurons.length;
-        DMatrixRMaj block = new DMatrixRMaj(s, s);
-        DMatrixRMaj kS = new DMatrixRMaj(s, N);
-        for (int i = 0; i < s; i++) {
-            for (int j = 0; j < s; j++) {
-                block.set(i, j, system.get((int) neurons[i], (int) neurons[j]));
-            }
-            for (int j = 0; j < N; j++) {
-                kS.set(i, j, k.get((int) neurons[i], j));
-            }
-        }
-        DMatrixRMaj expected = solveWithKeysAdded(block, kS);
         try (NDManager scope = manager.newSubManager()) {
             RunningInverse inverse = RunningInverse.of(nd(system), scope);
+            for (int batch = 0; batch < 5; batch++) {
+                DMatrixRMaj added = random(random, MLP, 2);
+                inverse.add(nd(added), nd(added));
+                DMatrixRMaj outer = new DMatrixRMaj(MLP, MLP);
+                CommonOps_DDRM.multTransB(added, added, outer);
+                CommonOps_DDRM.addEquals(system, outer);
+            }
+            DMatrixRMaj k = random(random, MLP, N);
+            int s = neurons.length;
+            DMatrixRMaj block = new DMatrixRMaj(s, s);
+            DMatrixRMaj kS = new DMatrixRMaj(s, N);
+            for (int i = 0; i < s; i++) {
+                for (int j = 0; j < s; j++) {
+                    block.set(i, j, system.get((int) neurons[i], (int) neurons[j]));
+                }
+                for (int j = 0; j < N; j++) {
+                    kS.set(i, j, k.get((int) neurons[i], j));
+                }
+            }
+            DMatrixRMaj expected = solveWithKeysAdded(block, kS);
             NDArray keysS = new FloatMatrix(s, N, toFloats(kS)).toNDArray(scope);
             assertClose(expected, inverse.solveRestricted(neurons, others, keysS).toDoubleArray(), 1e-4);
         }
