@@ -25,6 +25,8 @@ import java.util.TreeSet;
  *                        it); 0 when no block has a window
  * @param slidingLayers   the blocks whose attention is limited to that window (HuggingFace {@code layer_types}
  *                        {@code sliding_attention}); the others read every earlier position
+ * @param layersWithoutMlp the blocks that have no MLP (attention only; a per-block {@code intermediate_size} of 0),
+ *                        whose MLP weights are not stored; every other block's MLP is {@code mlpDim} wide
  */
 public record ModelConfig(
         ModelFamily family,
@@ -43,14 +45,15 @@ public record ModelConfig(
         int bosId,
         int eosId,
         int slidingWindow,
-        List<Integer> slidingLayers) {
+        List<Integer> slidingLayers,
+        List<Integer> layersWithoutMlp) {
 
     /** A model whose every block attends to all earlier positions. */
     public ModelConfig(ModelFamily family, String architecture, int vocabSize, int dim, int mlpDim, int layers, int heads,
                        int kvHeads, int maxSeqLen, float normEps, float ropeTheta, boolean tiedEmbeddings,
                        boolean attentionBias, int bosId, int eosId) {
         this(family, architecture, vocabSize, dim, mlpDim, layers, heads, kvHeads, maxSeqLen, normEps, ropeTheta,
-                tiedEmbeddings, attentionBias, bosId, eosId, 0, List.of());
+                tiedEmbeddings, attentionBias, bosId, eosId, 0, List.of(), List.of());
     }
 
     public ModelConfig {
@@ -72,6 +75,20 @@ public record ModelConfig(
                 throw new IllegalArgumentException("sliding layer " + layer + " outside 0.." + (layers - 1));
             }
         }
+        layersWithoutMlp = List.copyOf(new TreeSet<>(layersWithoutMlp));
+        for (int layer : layersWithoutMlp) {
+            if (layer < 0 || layer >= layers) {
+                throw new IllegalArgumentException("layer without MLP " + layer + " outside 0.." + (layers - 1));
+            }
+        }
+        if (layersWithoutMlp.size() == layers) {
+            throw new IllegalArgumentException("every block lacks an MLP: " + layersWithoutMlp);
+        }
+    }
+
+    /** Whether block {@code layer} has an MLP (see {@code layersWithoutMlp}). */
+    public boolean hasMlp(int layer) {
+        return !layersWithoutMlp.contains(layer);
     }
 
     /** How many positions (itself included) a query of block {@code layer} reads; 0 for all earlier positions. */
@@ -92,7 +109,8 @@ public record ModelConfig(
     @Override
     public String toString() {
         String windows = slidingLayers.isEmpty() ? "" : " window=" + slidingWindow + " on layers " + slidingLayers;
-        return architecture + "[" + summary(vocabSize, dim, mlpDim, layers, heads, kvHeads, maxSeqLen) + windows + "]";
+        String noMlp = layersWithoutMlp.isEmpty() ? "" : " no MLP in layers " + layersWithoutMlp;
+        return architecture + "[" + summary(vocabSize, dim, mlpDim, layers, heads, kvHeads, maxSeqLen) + windows + noMlp + "]";
     }
 
     private static String summary(int vocabSize, int dim, int mlpDim, int layers, int heads, int kvHeads, int maxSeqLen) {

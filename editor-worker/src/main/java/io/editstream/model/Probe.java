@@ -173,6 +173,7 @@ public record Probe(int[] mlpKeyLayers, int[] residualLayers, List<ResidualDelta
     public void validate(ModelConfig config, TokenBatch batch) {
         for (int layer : mlpKeyLayers) {
             checkLayer(config, layer, "MLP key capture");
+            checkMlp(config, layer, "MLP key capture");
         }
         for (int layer : residualLayers) {
             checkLayer(config, layer, "residual capture");
@@ -183,6 +184,7 @@ public record Probe(int[] mlpKeyLayers, int[] residualLayers, List<ResidualDelta
         }
         for (MlpOverride override : mlpOverrides) {
             checkLayer(config, override.layer(), "MLP override");
+            checkMlp(config, override.layer(), "MLP override");
             checkPositions(batch, override.positions(), "MLP override");
         }
         if (resume.isPresent()) {
@@ -220,6 +222,12 @@ public record Probe(int[] mlpKeyLayers, int[] residualLayers, List<ResidualDelta
     private static void requireAbove(int layer, int lowest, String what, int resumedAfter) {
         if (layer < lowest) {
             throw new IllegalArgumentException(what + " at layer " + layer + ", but the pass resumes after block " + resumedAfter);
+        }
+    }
+
+    private static void checkMlp(ModelConfig config, int layer, String what) {
+        if (!config.hasMlp(layer)) {
+            throw new IllegalArgumentException(what + " at layer " + layer + ", which has no MLP");
         }
     }
 

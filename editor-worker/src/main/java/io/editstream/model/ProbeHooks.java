@@ -62,11 +62,6 @@ public final class ProbeHooks {
         return hidden.get(new NDIndex("{}, {}", rowIndex, positionIndex));
     }
 
-    /** Whether the probe captures or overrides anything in the MLP of {@code layer}. */
-    public boolean touchesMlp(int layer) {
-        return probe.capturesMlpKey(layer) || probe.mlpOverrides().stream().anyMatch(override -> override.layer() == layer);
-    }
-
     /** Called with the MLP key {@code [batch, seq, mlpDim]} of a layer; returns it unchanged. */
     public NDArray mlpKey(int layer, NDArray key) {
         if (probe.capturesMlpKey(layer)) {

@@ -88,7 +88,6 @@ public abstract class TransformerModel implements LanguageModel {
             NDArray delta = mlpOutputStoredTransposed() ? right.matMul(left.transpose()) : left.matMul(right.transpose());
             stored.addi(delta);
         }
-        mlpOutputChanged(layer);
     }
 
     @Override
@@ -103,11 +102,6 @@ public abstract class TransformerModel implements LanguageModel {
             value.attach(update);
             stored.set(new NDIndex(":"), mlpOutputStoredTransposed() ? value.transpose() : value);
         }
-        mlpOutputChanged(layer);
-    }
-
-    /** Called after the MLP output projection of {@code layer} changed, for a family that derives state from it. */
-    protected void mlpOutputChanged(int layer) {
     }
 
     @Override
@@ -127,9 +121,13 @@ public abstract class TransformerModel implements LanguageModel {
         }
     }
 
+    /** A layer whose MLP output projection can be read and edited. */
     private int checkLayer(int layer) {
         if (layer < 0 || layer >= config.layers()) {
             throw new IllegalArgumentException("layer " + layer + " outside 0.." + (config.layers() - 1));
+        }
+        if (!config.hasMlp(layer)) {
+            throw new IllegalArgumentException("layer " + layer + " has no MLP to edit");
         }
         return layer;
     }

@@ -12,8 +12,8 @@ import java.util.stream.IntStream;
  *
  * <p>The first {@code lookupLayers} blocks are where facts are stored: they hold the MLPs and, with a
  * {@code window}, attend only to the last {@code window} positions, so a later token cannot read a subject named
- * further back until the blocks above. Those blocks attend to every position and have no MLP (its weights stay zero
- * and are not trained). A token after the subject therefore cannot look the fact up in its own MLPs; it has to read
+ * further back until the blocks above. Those blocks attend to every position and have no MLP at all (a per-block
+ * {@code intermediate_size} of 0 in {@code config.json}: nothing stored, nothing run). A token after the subject therefore cannot look the fact up in its own MLPs; it has to read
  * it from the subject's residual stream — where knowledge-editing methods write (ROME's and MEMIT's finding about
  * large models, made a property of the testbed).
  *
@@ -37,8 +37,9 @@ public record TestbedShape(int dim, int layers, int heads, int mlpDim, int maxSe
     /** The model config for a vocabulary of {@code vocabSize} built by {@link WordTokenizer}. */
     public ModelConfig config(int vocabSize) {
         List<Integer> sliding = window == 0 ? List.of() : IntStream.range(0, lookupLayers).boxed().toList();
+        List<Integer> withoutMlp = IntStream.range(lookupLayers, layers).boxed().toList();
         return new ModelConfig(ModelFamily.LLAMA, "LlamaForCausalLM", vocabSize, dim, mlpDim, layers, heads, heads,
                 maxSeqLen, 1e-5f, 10000f, true, false,
-                WordTokenizer.specialId(WordTokenizer.BOS), WordTokenizer.specialId(WordTokenizer.EOS), window, sliding);
+                WordTokenizer.specialId(WordTokenizer.BOS), WordTokenizer.specialId(WordTokenizer.EOS), window, sliding, withoutMlp);
     }
 }

@@ -15,7 +15,6 @@ import io.editstream.model.Probe;
 import io.editstream.model.TextTokenizer;
 import io.editstream.model.TokenBatch;
 import io.editstream.model.Weights;
-import io.editstream.model.llama.LlamaConfig;
 import io.editstream.model.llama.LlamaModel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,7 +23,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
-import java.util.Map;
 import java.util.TreeMap;
 
 /**
@@ -75,7 +73,6 @@ public final class TestbedTrainer {
             }
             Weights weights = InitialWeights.create(config, settings.seed(), weightsManager);
             model = new LlamaModel(config, weights, tokenizer);
-            removeMlpsAboveLookupLayers(model);
             LOG.info("training {} ({} parameters) on {} facts ({} tokens), {} steps of {} sequences", config,
                     parameterCount(model), facts.size(), encoded.stream().mapToInt(EncodedFact::inputLength).sum(),
                     settings.steps(), settings.batchSize());
@@ -101,7 +98,7 @@ public final class TestbedTrainer {
         int applied = 0;
         int skipped = 0;
         try (NDManager scope = NDManager.newBaseManager(device);
-             AdamW optimizer = new AdamW(trainable(model), BETA1, BETA2, EPSILON, settings.weightDecay(), MAX_GRADIENT_NORM, scope)) {
+             AdamW optimizer = new AdamW(new TreeMap<>(model.weights()), BETA1, BETA2, EPSILON, settings.weightDecay(), MAX_GRADIENT_NORM, scope)) {
             for (int step = 1; step <= settings.steps(); step++) {
                 List<EncodedFact> batch = batches.next();
                 float loss;
@@ -136,32 +133,6 @@ public final class TestbedTrainer {
                 }
             }
         }
-    }
-
-    /** Zeroes the MLP weights of the blocks the shape gives no MLP: they then add nothing to the residual stream. */
-    private void removeMlpsAboveLookupLayers(LanguageModel model) {
-        model.weights().forEach((name, weight) -> {
-            if (!isTrained(name)) {
-                weight.set(new NDIndex(":"), 0f);
-            }
-        });
-    }
-
-    private Map<String, NDArray> trainable(LanguageModel model) {
-        Map<String, NDArray> trainable = new TreeMap<>(model.weights());
-        trainable.keySet().removeIf(name -> !isTrained(name));
-        return trainable;
-    }
-
-    /** Every weight but the MLPs of the blocks above the lookup layers. */
-    private boolean isTrained(String name) {
-        TestbedShape shape = settings.shape();
-        for (int layer = shape.lookupLayers(); layer < shape.layers(); layer++) {
-            if (name.startsWith(LlamaConfig.layerPrefix(layer) + "mlp.")) {
-                return false;
-            }
-        }
-        return true;
     }
 
     /** Mean cross-entropy of the next token over the real positions, answer positions weighted up. */

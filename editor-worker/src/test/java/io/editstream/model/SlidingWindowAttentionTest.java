@@ -98,7 +98,7 @@ class SlidingWindowAttentionTest {
         assertConfigError(dir, "{" + base + ", \"sliding_window\": 2, \"layer_types\": [\"chunked_attention\", \"full_attention\", \"full_attention\"]}",
                 "layer type chunked_attention of layer 0");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ModelConfig(ModelFamily.LLAMA,
-                "LlamaForCausalLM", 512, 48, 96, 3, 6, 6, 128, 1e-5f, 10000f, true, false, 1, 2, 2, List.of(3)));
+                "LlamaForCausalLM", 512, 48, 96, 3, 6, 6, 128, 1e-5f, 10000f, true, false, 1, 2, 2, List.of(3), List.of()));
         assertTrue(e.getMessage().contains("sliding layer 3 outside 0..2"), e.getMessage());
     }
 

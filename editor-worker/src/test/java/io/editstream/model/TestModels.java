@@ -57,12 +57,19 @@ final class TestModels {
      */
     static LanguageModel randomSlidingWindowLlama(long seed, int window) throws IOException {
         ModelConfig config = new ModelConfig(ModelFamily.LLAMA, "LlamaForCausalLM", 512, 48, 96, 3, 6, 6, 128,
-                1e-5f, 10000f, true, false, 1, 2, window, List.of(0, 1));
+                1e-5f, 10000f, true, false, 1, 2, window, List.of(0, 1), List.of());
+        return new LlamaModel(config, randomWeights(LlamaConfig.tensorShapes(config), seed), storiesTokenizer(config.vocabSize()));
+    }
+
+    /** A 3-layer Llama whose {@code withoutMlp} blocks are attention only, with seeded random weights and the stories260K tokenizer. */
+    static LanguageModel randomLlamaWithoutMlpIn(long seed, List<Integer> withoutMlp) throws IOException {
+        ModelConfig config = new ModelConfig(ModelFamily.LLAMA, "LlamaForCausalLM", 512, 48, 96, 3, 6, 6, 128,
+                1e-5f, 10000f, true, false, 1, 2, 0, List.of(), withoutMlp);
         return new LlamaModel(config, randomWeights(LlamaConfig.tensorShapes(config), seed), storiesTokenizer(config.vocabSize()));
     }
 
     /** The stories260K tokenizer (512 tokens). */
-    private static TextTokenizer storiesTokenizer(int vocabSize) throws IOException {
+    static TextTokenizer storiesTokenizer(int vocabSize) throws IOException {
         return Llama2cTokenizer.read(SharedData.resolve("models/stories260K").resolve("tok512.bin"), vocabSize);
     }
 

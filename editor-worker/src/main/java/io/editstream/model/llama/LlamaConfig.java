@@ -59,12 +59,13 @@ public final class LlamaConfig {
         if (!qwen2 && json.path("attention_bias").asBoolean(false)) {
             throw new ModelFormatException(source + ": attention_bias (biases on all four attention projections) is not supported for " + architecture);
         }
-        List<Integer> slidingLayers = slidingLayers(json, architecture, required(json, "num_hidden_layers", source), source);
+        int layers = required(json, "num_hidden_layers", source);
+        List<Integer> slidingLayers = slidingLayers(json, architecture, layers, source);
+        List<Integer> layersWithoutMlp = new ArrayList<>();
+        int mlpDim = mlpDim(json, layers, layersWithoutMlp, source);
         try {
             return new ModelConfig(ModelFamily.LLAMA, architecture,
-                    required(json, "vocab_size", source), dim,
-                    required(json, "intermediate_size", source),
-                    required(json, "num_hidden_layers", source), heads,
+                    required(json, "vocab_size", source), dim, mlpDim, layers, heads,
                     json.path("num_key_value_heads").asInt(heads),
                     json.path("max_position_embeddings").asInt(2048),
                     (float) json.path("rms_norm_eps").asDouble(1e-6),
@@ -74,7 +75,7 @@ public final class LlamaConfig {
                     tokenId(json.path("bos_token_id")),
                     tokenId(json.path("eos_token_id")),
                     slidingLayers.isEmpty() ? 0 : json.path("sliding_window").asInt(0),
-                    slidingLayers);
+                    slidingLayers, layersWithoutMlp);
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException(source + ": " + e.getMessage(), e);
         }
@@ -87,7 +88,14 @@ public final class LlamaConfig {
         json.put("model_type", ARCHITECTURES.get(config.architecture()));
         json.put("vocab_size", config.vocabSize());
         json.put("hidden_size", config.dim());
-        json.put("intermediate_size", config.mlpDim());
+        if (config.layersWithoutMlp().isEmpty()) {
+            json.put("intermediate_size", config.mlpDim());
+        } else {
+            ArrayNode sizes = json.putArray("intermediate_size");
+            for (int l = 0; l < config.layers(); l++) {
+                sizes.add(config.hasMlp(l) ? config.mlpDim() : 0);
+            }
+        }
         json.put("num_hidden_layers", config.layers());
         json.put("num_attention_heads", config.heads());
         json.put("num_key_value_heads", config.kvHeads());
@@ -129,6 +137,9 @@ public final class LlamaConfig {
                 shapes.put(p + "self_attn.v_proj.bias", new Shape(c.kvDim()));
             }
             shapes.put(p + "self_attn.o_proj.weight", new Shape(c.dim(), c.dim()));
+            if (!c.hasMlp(l)) {
+                continue;
+            }
             shapes.put(p + "post_attention_layernorm.weight", new Shape(c.dim()));
             shapes.put(p + "mlp.gate_proj.weight", new Shape(c.mlpDim(), c.dim()));
             shapes.put(p + "mlp.up_proj.weight", new Shape(c.mlpDim(), c.dim()));
@@ -174,6 +185,38 @@ public final class LlamaConfig {
             throw new ModelFormatException(source + ": layers " + sliding + " are " + SLIDING_ATTENTION + " but sliding_window is " + window);
         }
         return sliding;
+    }
+
+    /**
+     * {@code intermediate_size}: one width for every block, or one per block (as Gemma 3n writes it) where 0 means the
+     * block has no MLP; those blocks go to {@code layersWithoutMlp}. Blocks of different nonzero widths are not supported.
+     */
+    private static int mlpDim(JsonNode json, int layers, List<Integer> layersWithoutMlp, String source) throws ModelFormatException {
+        JsonNode sizes = json.get("intermediate_size");
+        if (sizes == null || !sizes.isArray()) {
+            return required(json, "intermediate_size", source);
+        }
+        if (sizes.size() != layers) {
+            throw new ModelFormatException(source + ": intermediate_size names " + sizes.size() + " layers, the model has " + layers);
+        }
+        int width = 0;
+        for (int l = 0; l < layers; l++) {
+            JsonNode size = sizes.get(l);
+            if (!size.canConvertToInt() || size.asInt() < 0) {
+                throw new ModelFormatException(source + ": intermediate_size of layer " + l + " is " + size + ", not a width");
+            }
+            if (size.asInt() == 0) {
+                layersWithoutMlp.add(l);
+            } else if (width != 0 && size.asInt() != width) {
+                throw new ModelFormatException(source + ": intermediate_size " + sizes + ": blocks of different MLP widths are not supported");
+            } else {
+                width = size.asInt();
+            }
+        }
+        if (width == 0) {
+            throw new ModelFormatException(source + ": intermediate_size " + sizes + " gives no block an MLP");
+        }
+        return width;
     }
 
     private static int required(JsonNode json, String field, String source) throws ModelFormatException {

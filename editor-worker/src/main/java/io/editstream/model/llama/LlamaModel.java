@@ -27,6 +27,7 @@ import io.editstream.model.Weights;
  */
 public final class LlamaModel extends TransformerModel {
 
+    /** One block's weights; the four MLP ones are null in a block without an MLP. */
     private record Layer(NDArray attentionNorm, NDArray wq, NDArray bq, NDArray wk, NDArray bk, NDArray wv, NDArray bv,
                          NDArray wo, NDArray mlpNorm, NDArray gate, NDArray up, NDArray down) {
     }
@@ -36,12 +37,6 @@ public final class LlamaModel extends TransformerModel {
     private final NDArray finalNorm;
     private final NDArray head;
     private final RotaryEmbedding rope;
-    /**
-     * Blocks whose MLP output projection is all zero, whose MLP adds nothing and is not run (the testbed's blocks above
-     * its lookup blocks: half of its multiply-adds). Derived at load and after every change through the editing API;
-     * a trainer that updates the weights in place starts from nonzero or frozen projections, so the flags hold.
-     */
-    private final boolean[] silentMlp;
 
     /** Takes ownership of the weights (named as {@link LlamaConfig#tensorShapes}) and the tokenizer. */
     public LlamaModel(ModelConfig config, Weights weights, TextTokenizer tokenizer) {
@@ -53,31 +48,18 @@ public final class LlamaModel extends TransformerModel {
         this.layers = new Layer[config.layers()];
         for (int l = 0; l < layers.length; l++) {
             String p = LlamaConfig.layerPrefix(l);
+            boolean mlp = config.hasMlp(l);
             layers[l] = new Layer(
                     weights.get(p + "input_layernorm.weight"),
                     weights.get(p + "self_attn.q_proj.weight"), weights.optional(p + "self_attn.q_proj.bias"),
                     weights.get(p + "self_attn.k_proj.weight"), weights.optional(p + "self_attn.k_proj.bias"),
                     weights.get(p + "self_attn.v_proj.weight"), weights.optional(p + "self_attn.v_proj.bias"),
                     weights.get(p + "self_attn.o_proj.weight"),
-                    weights.get(p + "post_attention_layernorm.weight"),
-                    weights.get(p + "mlp.gate_proj.weight"),
-                    weights.get(p + "mlp.up_proj.weight"),
-                    weights.get(p + "mlp.down_proj.weight"));
+                    mlp ? weights.get(p + "post_attention_layernorm.weight") : null,
+                    mlp ? weights.get(p + "mlp.gate_proj.weight") : null,
+                    mlp ? weights.get(p + "mlp.up_proj.weight") : null,
+                    mlp ? weights.get(p + "mlp.down_proj.weight") : null);
         }
-        this.silentMlp = new boolean[layers.length];
-        for (int l = 0; l < layers.length; l++) {
-            mlpOutputChanged(l);
-        }
-    }
-
-    @Override
-    protected void mlpOutputChanged(int layer) {
-        float[] down = layers[layer].down.toFloatArray();
-        boolean zero = true;
-        for (int i = 0; i < down.length && zero; i++) {
-            zero = down[i] == 0f;
-        }
-        silentMlp[layer] = zero;
     }
 
     @Override
@@ -109,7 +91,8 @@ public final class LlamaModel extends TransformerModel {
                 NDArray mask = config.attentionWindow(l) == 0 ? fullMask : slidingMask;
                 x = x.add(Linear.outIn(Attention.attend(q, k, v, mask), layer.wo, null));
 
-                if (silentMlp[l] && !hooks.touchesMlp(l)) {
+                if (layer.down == null) {
+                    // an attention-only block (config layersWithoutMlp)
                     x = hooks.residual(l, x);
                     continue;
                 }
