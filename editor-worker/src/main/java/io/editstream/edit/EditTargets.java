@@ -4,6 +4,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import io.editstream.model.ForwardResult;
 import io.editstream.model.GraphConstants;
@@ -18,10 +19,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The target residual z = h_L + δ of one edit: δ, added after the last edit layer at the last subject
+ * The target residual z = h_L + δ of each edit: δ, added after the last edit layer at the last subject
  * token, is optimised with Adam so the model continues the prompt with target_new, while a KL term keeps
  * P(· | "{subject} is a") where the unedited model had it (the subject stays what it was) and weight decay
  * plus a norm clamp keep δ small relative to h_L.
+ *
+ * <p>The requests of a call are optimised together, one δ each, in one forward and backward pass per step: each δ
+ * reaches only its own rows, so its gradient, its Adam moments, its clamp and its early stop are those of optimising
+ * it alone, while the small per-step passes that dominate the cost are shared.
  */
 final class EditTargets {
 
@@ -37,104 +42,176 @@ final class EditTargets {
     private EditTargets() {
     }
 
-    static Target compute(NDManager manager, LanguageModel model, EditRequest request, List<String> contextPrefixes,
-                          int layer, EditHyperparameters.Target settings) {
+    /** The targets of {@code requests}, in their order. */
+    static List<Target> compute(NDManager manager, LanguageModel model, List<EditRequest> requests, List<String> contextPrefixes,
+                                int layer, EditHyperparameters.Target settings) {
         TextTokenizer tokenizer = model.tokenizer();
-        int[] targetIds = PromptTokens.target(tokenizer, request.filledPrompt(), request.targetNew());
-
-        // Rows: the prompt behind every context prefix, teacher-forced with the target minus its last token;
-        // then the KL prompt as the last row.
+        int count = requests.size();
+        // Rows per request: the prompt behind every context prefix, teacher-forced with the target minus its last
+        // token; the KL prompts of all requests follow as the last rows.
         List<int[]> rows = new ArrayList<>();
         List<Integer> lookups = new ArrayList<>();
-        List<long[]> predictions = new ArrayList<>();   // (row, position, token) for each target token
-        for (String prefix : contextPrefixes) {
-            int[] prompt = PromptTokens.prompt(tokenizer, prefix + request.filledPrompt());
-            int row = rows.size();
-            rows.add(PromptTokens.concat(prompt, Arrays.copyOf(targetIds, targetIds.length - 1)));
-            lookups.add(PromptTokens.lastSubjectPosition(tokenizer, prefix + request.throughSubject()));
-            for (int t = 0; t < targetIds.length; t++) {
-                predictions.add(new long[] {row, prompt.length - 1 + t, targetIds[t]});
+        List<Integer> rowOwner = new ArrayList<>();
+        int[] firstRow = new int[count];
+        List<long[]> predictions = new ArrayList<>();   // (request, row, position, token) for each target token
+        List<Float> predictionWeights = new ArrayList<>();
+        for (int r = 0; r < count; r++) {
+            EditRequest request = requests.get(r);
+            int[] targetIds = PromptTokens.target(tokenizer, request.filledPrompt(), request.targetNew());
+            firstRow[r] = rows.size();
+            for (String prefix : contextPrefixes) {
+                int[] prompt = PromptTokens.prompt(tokenizer, prefix + request.filledPrompt());
+                int row = rows.size();
+                rows.add(PromptTokens.concat(prompt, Arrays.copyOf(targetIds, targetIds.length - 1)));
+                lookups.add(PromptTokens.lastSubjectPosition(tokenizer, prefix + request.throughSubject()));
+                rowOwner.add(r);
+                for (int t = 0; t < targetIds.length; t++) {
+                    predictions.add(new long[] {r, row, prompt.length - 1 + t, targetIds[t]});
+                    // mean over target tokens within a prompt, then over prompts
+                    predictionWeights.add(1f / (targetIds.length * contextPrefixes.size()));
+                }
             }
         }
-        int klRow = rows.size();
-        int[] klPrompt = PromptTokens.prompt(tokenizer, request.subject() + " is a");
-        rows.add(klPrompt);
-        lookups.add(PromptTokens.lastSubjectPosition(tokenizer, request.subject()));
+        int klFirstRow = rows.size();
+        int[] klLastPositions = new int[count];
+        for (int r = 0; r < count; r++) {
+            EditRequest request = requests.get(r);
+            int[] klPrompt = PromptTokens.prompt(tokenizer, request.subject() + " is a");
+            rows.add(klPrompt);
+            lookups.add(PromptTokens.lastSubjectPosition(tokenizer, request.subject()));
+            rowOwner.add(r);
+            klLastPositions[r] = klPrompt.length - 1;
+        }
         TokenBatch batch = TokenBatch.of(rows);
         int[] positions = lookups.stream().mapToInt(Integer::intValue).toArray();
 
-        // Logits only where the loss reads them: each target token, then the KL prompt's last position.
+        // Logits only where the loss reads them: each target token, then each KL prompt's last position.
         int predictedCount = predictions.size();
-        int[] logitRows = new int[predictedCount + 1];
-        int[] logitPositions = new int[predictedCount + 1];
+        int[] logitRows = new int[predictedCount + count];
+        int[] logitPositions = new int[predictedCount + count];
+        float[] tokenOwner = new float[count * predictedCount];
         for (int i = 0; i < predictedCount; i++) {
-            logitRows[i] = (int) predictions.get(i)[0];
-            logitPositions[i] = (int) predictions.get(i)[1];
+            long[] p = predictions.get(i);
+            logitRows[i] = (int) p[1];
+            logitPositions[i] = (int) p[2];
+            tokenOwner[(int) p[0] * predictedCount + i] = predictionWeights.get(i);
         }
-        logitRows[predictedCount] = klRow;
-        logitPositions[predictedCount] = klPrompt.length - 1;
+        for (int r = 0; r < count; r++) {
+            logitRows[predictedCount + r] = klFirstRow + r;
+            logitPositions[predictedCount + r] = klLastPositions[r];
+        }
+        float[] rowOfRequest = new float[rows.size() * count];
+        for (int row = 0; row < rows.size(); row++) {
+            rowOfRequest[row * count + rowOwner.get(row)] = 1f;
+        }
 
         try (NDManager scope = manager.newSubManager()) {
-            NDArray tokenIndex = GraphConstants.indices(scope, predictions.stream().mapToInt(p -> (int) p[2]).toArray()).reshape(-1, 1);
-            // Mean over target tokens within a prompt, then over prompts.
-            NDArray tokenWeight = scope.full(tokenIndex.getShape(), 1f / (targetIds.length * contextPrefixes.size()));
+            NDArray tokenIndex = GraphConstants.indices(scope, predictions.stream().mapToInt(p -> (int) p[3]).toArray()).reshape(-1, 1);
+            // [requests, predicted]: the weight of each target token in its own request's NLL, 0 for the others'
+            NDArray tokenWeights = GraphConstants.of(scope, tokenOwner, new Shape(count, predictedCount));
+            // [rows, requests]: one-hot owner of each row, so every row gets its own request's δ
+            NDArray spread = GraphConstants.of(scope, rowOfRequest, new Shape(rows.size(), count));
             NDIndex predicted = new NDIndex(":" + predictedCount);
+            NDIndex klLogits = new NDIndex(predictedCount + ":");
 
             Probe logitsOnly = Probe.none().logitsAt(logitRows, logitPositions);
             ForwardResult initial = model.forward(scope, batch, logitsOnly.captureResidual(layer));
             NDArray lookupResidual = initial.residual(layer);
-            NDArray hidden = lookupResidual.get(new NDIndex(0, positions[0]));
-            NDArray klInitial = initial.logits().get(predictedCount).logSoftmax(-1);
-            double hiddenNorm = hidden.norm().getFloat();
-            double maxNorm = settings.clampNormFactor() * hiddenNorm;
+            float[] hidden = new float[count * model.config().dim()];
+            double[] hiddenNorm = new double[count];
+            double[] maxNorm = new double[count];
+            float[] decayWeight = new float[count];
+            int dim = model.config().dim();
+            for (int r = 0; r < count; r++) {
+                NDArray h = lookupResidual.get(new NDIndex(firstRow[r], positions[firstRow[r]]));
+                System.arraycopy(h.toFloatArray(), 0, hidden, r * dim, dim);
+                hiddenNorm[r] = h.norm().getFloat();
+                maxNorm[r] = settings.clampNormFactor() * hiddenNorm[r];
+                decayWeight[r] = (float) (settings.weightDecay() / (hiddenNorm[r] * hiddenNorm[r]));
+            }
+            NDArray klInitial = initial.logits().get(klLogits).logSoftmax(-1);
+            NDArray klFactor = GraphConstants.scalar(scope, (float) settings.klFactor());
+            NDArray decayWeights = GraphConstants.of(scope, decayWeight, new Shape(count));
 
-            NDArray delta = scope.zeros(hidden.getShape());
+            NDArray delta = scope.zeros(new Shape(count, dim));
             delta.setRequiresGradient(true);
-            NDArray firstMoment = scope.zeros(hidden.getShape());
-            NDArray secondMoment = scope.zeros(hidden.getShape());
-            double initialNll = Double.NaN;
-            double nll = Double.NaN;
+            NDArray firstMoment = scope.zeros(delta.getShape());
+            NDArray secondMoment = scope.zeros(delta.getShape());
+            double[] initialNll = new double[count];
+            double[] nll = new double[count];
+            int[] steps = new int[count];
+            boolean[] done = new boolean[count];
+            int remaining = count;
             int step = 0;
-            while (step < settings.steps()) {
+            while (step < settings.steps() && remaining > 0) {
                 step++;
                 NDArray gradient;
                 try (NDManager stepScope = scope.newSubManager();
                      GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                     // blocks up to the edit layer do not see δ (it is added after them): resume above them
-                    Probe resumed = logitsOnly.resumeAfter(layer, lookupResidual).addToResidual(layer, delta, positions);
+                    Probe resumed = logitsOnly.resumeAfter(layer, lookupResidual).addToResidual(layer, spread.matMul(delta), positions);
                     NDArray logProbs = model.forward(stepScope, batch, resumed).logits().logSoftmax(-1);
-                    NDArray nllLoss = logProbs.get(predicted).gather(tokenIndex, 1).mul(tokenWeight).sum().neg();
-                    NDArray klLoss = klInitial.exp().mul(klInitial.sub(logProbs.get(predictedCount))).sum().mul(GraphConstants.scalar(stepScope, (float) settings.klFactor()));
-                    NDArray decay = delta.square().sum().mul(GraphConstants.scalar(stepScope,
-                            (float) (settings.weightDecay() / (hiddenNorm * hiddenNorm))));
-                    NDArray loss = nllLoss.add(klLoss).add(decay);
-                    nll = nllLoss.getFloat();
-                    if (step == 1) {
-                        initialNll = nll;
+                    NDArray picked = logProbs.get(predicted).gather(tokenIndex, 1);
+                    NDArray nllLoss = tokenWeights.matMul(picked).reshape(count).neg();
+                    NDArray klLoss = klInitial.exp().mul(klInitial.sub(logProbs.get(klLogits))).sum(new int[] {1}).mul(klFactor);
+                    NDArray decay = delta.square().sum(new int[] {1}).mul(decayWeights);
+                    NDArray loss = nllLoss.add(klLoss).add(decay).sum();
+                    float[] nlls = nllLoss.toFloatArray();
+                    for (int r = 0; r < count; r++) {
+                        if (done[r]) {
+                            continue;
+                        }
+                        nll[r] = nlls[r];
+                        if (step == 1) {
+                            initialNll[r] = nlls[r];
+                        }
+                        steps[r] = step;
+                        if (nlls[r] < settings.earlyStopNll()) {
+                            done[r] = true;
+                            remaining--;
+                        }
                     }
-                    if (nll < settings.earlyStopNll()) {
+                    if (remaining == 0) {
                         break;
                     }
                     collector.backward(loss);
                     gradient = delta.getGradient().duplicate();
                     gradient.attach(scope);
                 }
-                // Adam, by hand: the gradient of δ is zeroed below so the next step starts clean.
+                // Adam, by hand: the gradient of δ is zeroed below so the next step starts clean. A request that
+                // reached its NLL keeps its δ as it was when it did.
                 firstMoment = firstMoment.mul(BETA1).add(gradient.mul(1 - BETA1));
                 secondMoment = secondMoment.mul(BETA2).add(gradient.square().mul(1 - BETA2));
                 NDArray corrected = firstMoment.div(1 - Math.pow(BETA1, step));
                 NDArray scale = secondMoment.div(1 - Math.pow(BETA2, step)).sqrt().add(EPSILON);
-                delta.subi(corrected.div(scale).mul(settings.learningRate()));
-                double norm = delta.norm().getFloat();
-                if (norm > maxNorm) {
-                    delta.muli(maxNorm / norm);
+                float[] active = new float[count];
+                for (int r = 0; r < count; r++) {
+                    active[r] = done[r] ? 0f : 1f;
                 }
+                delta.subi(corrected.div(scale).mul(settings.learningRate()).mul(scope.create(active, new Shape(count, 1))));
+                float[] norms = delta.norm(new int[] {1}).toFloatArray();
+                float[] clamp = new float[count];
+                for (int r = 0; r < count; r++) {
+                    clamp[r] = !done[r] && norms[r] > maxNorm[r] ? (float) (maxNorm[r] / norms[r]) : 1f;
+                }
+                delta.muli(scope.create(clamp, new Shape(count, 1)));
                 delta.getGradient().set(new float[(int) delta.size()]);
             }
-            log.debug("target for '{}' -> '{}': NLL {} -> {} in {} steps, |δ|/|h| = {}", request.filledPrompt(),
-                    request.targetNew(), initialNll, nll, step, delta.norm().getFloat() / hiddenNorm);
-            float[] z = hidden.add(delta).toFloatArray();
-            return new Target(z, initialNll, nll, step);
+            float[] deltas = delta.toFloatArray();
+            List<Target> targets = new ArrayList<>();
+            for (int r = 0; r < count; r++) {
+                float[] z = new float[dim];
+                double deltaNorm = 0;
+                for (int i = 0; i < dim; i++) {
+                    float d = deltas[r * dim + i];
+                    z[i] = hidden[r * dim + i] + d;
+                    deltaNorm += (double) d * d;
+                }
+                log.debug("target for '{}' -> '{}': NLL {} -> {} in {} steps, |δ|/|h| = {}", requests.get(r).filledPrompt(),
+                        requests.get(r).targetNew(), initialNll[r], nll[r], steps[r], Math.sqrt(deltaNorm) / hiddenNorm[r]);
+                targets.add(new Target(z, initialNll[r], nll[r], steps[r]));
+            }
+            return targets;
         }
     }
 }

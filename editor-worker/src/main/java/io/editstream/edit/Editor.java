@@ -18,6 +18,15 @@ public interface Editor extends AutoCloseable {
     /** Edits the model in place and returns what changed, as low-rank factors per layer. */
     EditResult apply(List<EditRequest> batch);
 
+    /**
+     * Announces requests that {@link #apply} will see next, in order. An editor whose targets do not depend on the
+     * edits before them (NSE: they come from θ0) computes them now, all together, which is several times cheaper than
+     * one batch at a time; the others have nothing to do ahead. Targets computed together differ from targets computed
+     * alone only by rounding, so a run that must be repeated bit for bit prepares the same requests in the same groups.
+     */
+    default void prepare(List<EditRequest> upcoming) {
+    }
+
     @Override
     void close();
 
@@ -65,6 +74,9 @@ public interface Editor extends AutoCloseable {
         for (int layer : hyperparameters.layers()) {
             if (layer < 0 || layer >= model.config().layers()) {
                 throw new IllegalArgumentException("edit layer " + layer + " is outside the model's 0.." + (model.config().layers() - 1));
+            }
+            if (!model.config().hasMlp(layer)) {
+                throw new IllegalArgumentException("edit layer " + layer + " has no MLP");
             }
             if (!c0.containsKey(layer)) {
                 throw new IllegalArgumentException("no C0 given for edit layer " + layer);

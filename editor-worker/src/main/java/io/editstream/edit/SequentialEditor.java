@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.editstream.model.LanguageModel;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,6 +34,8 @@ final class SequentialEditor implements Editor {
     private final Map<Integer, FloatMatrix> originalWeights = new LinkedHashMap<>();
     private final PruneRestraint restraint;
     private final List<String> contextPrefixes;
+    /** NSE's targets computed ahead by {@link #prepare}, taken (and removed) when their request is applied. */
+    private final Map<EditRequest, EditTargets.Target> prepared = new HashMap<>();
 
     SequentialEditor(String name, Algorithm algorithm, boolean prune, LanguageModel model,
                      EditHyperparameters hyperparameters, Map<Integer, FloatMatrix> c0, NDManager parent, long seed) {
@@ -58,7 +61,9 @@ final class SequentialEditor implements Editor {
                         case NSE -> c0.get(layer).toNDArray(scope).mul(hyperparameters.nse().lambda());
                         case ALPHAEDIT -> scope.eye(mlpDim).mul(hyperparameters.alphaEdit().ridge());
                     };
-                    kept.put(layer, RunningInverse.of(system, state));
+                    // only NSE's solve on a neuron subset smaller than the rest reads M itself
+                    boolean subsets = algorithm == Algorithm.NSE && hyperparameters.nse().neuronFraction() < 1;
+                    kept.put(layer, subsets ? RunningInverse.withSystem(system, state) : RunningInverse.of(system, state));
                 }
             }
             this.rule = switch (algorithm) {
@@ -98,12 +103,33 @@ final class SequentialEditor implements Editor {
     }
 
     @Override
+    public void prepare(List<EditRequest> upcoming) {
+        if (algorithm != Algorithm.NSE) {
+            return;
+        }
+        List<EditRequest> missing = upcoming.stream().distinct().filter(request -> !prepared.containsKey(request)).toList();
+        if (!missing.isEmpty()) {
+            List<EditTargets.Target> targets = targetsOnOriginalWeights(missing);
+            for (int i = 0; i < missing.size(); i++) {
+                prepared.put(missing.get(i), targets.get(i));
+            }
+        }
+    }
+
+    @Override
     public EditResult apply(List<EditRequest> batch) {
         if (batch.isEmpty()) {
             throw new IllegalArgumentException("an edit batch needs at least one request");
         }
         long started = System.nanoTime();
-        List<EditTargets.Target> targets = algorithm == Algorithm.NSE ? targetsOnOriginalWeights(batch) : targets(batch);
+        List<EditTargets.Target> targets;
+        if (algorithm == Algorithm.NSE) {
+            prepare(batch);
+            targets = batch.stream().map(prepared::get).toList();
+            batch.forEach(prepared::remove);
+        } else {
+            targets = targets(batch);
+        }
         long targetsDone = System.nanoTime();
 
         int[] layers = hyperparameters.layerArray();
@@ -195,11 +221,7 @@ final class SequentialEditor implements Editor {
     }
 
     private List<EditTargets.Target> targets(List<EditRequest> batch) {
-        List<EditTargets.Target> targets = new ArrayList<>();
-        for (EditRequest request : batch) {
-            targets.add(EditTargets.compute(state, model, request, contextPrefixes, hyperparameters.targetLayer(), hyperparameters.target()));
-        }
-        return targets;
+        return EditTargets.compute(state, model, batch, contextPrefixes, hyperparameters.targetLayer(), hyperparameters.target());
     }
 
     /**

@@ -26,7 +26,7 @@ sealed interface UpdateRule {
 
         @Override
         public void remember(int layer, NDArray keys) {
-            kept.get(layer).add(keys, keys);
+            kept.get(layer).addKeys(keys);
         }
     }
 
@@ -40,7 +40,7 @@ sealed interface UpdateRule {
 
         @Override
         public void remember(int layer, NDArray keys) {
-            kept.get(layer).add(keys, keys);
+            kept.get(layer).addKeys(keys);
         }
     }
 

@@ -13,6 +13,8 @@ import org.ejml.dense.row.CommonOps_DDRM;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The closed-form updates against the same formulas written densely with EJML. */
 class SolvesTest {
@@ -139,7 +141,7 @@ class SolvesTest {
         DMatrixRMaj kept = c0.copy();
         CommonOps_DDRM.scale(lambda, kept);
         CommonOps_DDRM.addEquals(kept, cp);
-        LowRankDelta delta = NseSolve.solve(1, nd(r), nd(k), selected, RunningInverse.of(nd(kept), manager));
+        LowRankDelta delta = NseSolve.solve(1, nd(r), nd(k), selected, RunningInverse.withSystem(nd(kept), manager));
         assertDenseEquals(expected, delta, 1e-4);
     }
 
@@ -192,12 +194,14 @@ class SolvesTest {
         assertEquals(0, CommonOps_DDRM.elementMaxAbs(onPreserved), 1e-3, "preserved keys see no change");
     }
 
-    @Test
-    void theRunningInverseFollowsItsSystemThroughManyAddedBatches() {
+    /** Pending keys folded in after every batch, after every few, and not within the 30 batches at all. */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 5, RunningInverse.DEFAULT_MAX_PENDING})
+    void theRunningInverseFollowsItsSystemThroughManyAddedBatches(int maxPending) {
         Random random = new Random(4);
         DMatrixRMaj system = moment(random, 40);
         CommonOps_DDRM.scale(5, system);
-        RunningInverse inverse = RunningInverse.of(nd(system), manager);
+        RunningInverse inverse = RunningInverse.create(nd(system), manager, false, maxPending);
         for (int batch = 0; batch < 30; batch++) {
             DMatrixRMaj u = random(random, MLP, 2);
             DMatrixRMaj k = random(random, MLP, 2);
@@ -214,21 +218,48 @@ class SolvesTest {
         }
     }
 
-    @Test
-    void theRestrictedSolveInvertsThePrincipalBlockAfterAddedKeys() {
-        // a small subset is solved from M's own block, a large one through the Schur complement of M⁻¹
-        assertRestrictedSolve(new long[] {0, 2, 3}, new long[] {1, 4, 5, 6, 7, 8, 9});
-        assertRestrictedSolve(new long[] {0, 2, 3, 5, 6, 7, 8}, new long[] {1, 4, 9});
+    @ParameterizedTest
+    @ValueSource(ints = {1, 3, RunningInverse.DEFAULT_MAX_PENDING})
+    void symmetricKeysFollowTheSystemAsGeneralOnesDo(int maxPending) {
+        Random random = new Random(6);
+        DMatrixRMaj system = moment(random, 40);
+        RunningInverse inverse = RunningInverse.create(nd(system), manager, true, maxPending);
+        for (int batch = 0; batch < 12; batch++) {
+            DMatrixRMaj k = random(random, MLP, 1 + batch % 3);
+            inverse.addKeys(nd(k));
+            DMatrixRMaj added = new DMatrixRMaj(MLP, MLP);
+            CommonOps_DDRM.multTransB(k, k, added);
+            CommonOps_DDRM.addEquals(system, added);
+        }
+        DMatrixRMaj k = random(random, MLP, N);
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray keys = new FloatMatrix(MLP, N, toFloats(k)).toNDArray(scope);
+            assertClose(solveWithKeysAdded(system, k), inverse.solveWithAdded(keys, keys).toDoubleArray(), 1e-4);
+        }
     }
 
-    private void assertRestrictedSolve(long[] neurons, long[] others) {
+    @ParameterizedTest
+    @ValueSource(ints = {1, 3, RunningInverse.DEFAULT_MAX_PENDING})
+    void theRestrictedSolveInvertsThePrincipalBlockAfterAddedKeys(int maxPending) {
+        // a small subset is solved from M's own block, a large one through the Schur complement of M⁻¹, all neurons
+        // from M⁻¹ itself
+        assertRestrictedSolve(new long[] {0, 2, 3}, new long[] {1, 4, 5, 6, 7, 8, 9}, maxPending);
+        assertRestrictedSolve(new long[] {0, 2, 3, 5, 6, 7, 8}, new long[] {1, 4, 9}, maxPending);
+        assertRestrictedSolve(new long[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, new long[] {}, maxPending);
+    }
+
+    private void assertRestrictedSolve(long[] neurons, long[] others, int maxPending) {
         Random random = new Random(5);
         DMatrixRMaj system = moment(random, 40);
         try (NDManager scope = manager.newSubManager()) {
-            RunningInverse inverse = RunningInverse.of(nd(system), scope);
+            RunningInverse inverse = RunningInverse.create(nd(system), scope, true, maxPending);
             for (int batch = 0; batch < 5; batch++) {
                 DMatrixRMaj added = random(random, MLP, 2);
-                inverse.add(nd(added), nd(added));
+                if (batch % 2 == 0) {
+                    inverse.addKeys(nd(added));
+                } else {
+                    inverse.add(nd(added), nd(added));
+                }
                 DMatrixRMaj outer = new DMatrixRMaj(MLP, MLP);
                 CommonOps_DDRM.multTransB(added, added, outer);
                 CommonOps_DDRM.addEquals(system, outer);

@@ -27,15 +27,15 @@ class TestbedEditabilityTest {
     @Test
     void aChangeAtTheSubjectWritesTheNewTargetOfTrainSplitCases() throws Exception {
         List<CounterFactRecord> train = CounterFactReader.read(SharedData.resolve("data/counterfact/counterfact-train.json"));
-        List<Integer> layers = EditHyperparameters.load("testbed").layers();
-        int layer = layers.get(layers.size() - 1);
-        EditHyperparameters.Target freeChange = new EditHyperparameters.Target(100, 0.5, 0, 0, 4.0, 0.05);
+        EditHyperparameters hyperparameters = EditHyperparameters.load("testbed");
+        int layer = hyperparameters.targetLayer();
+        EditHyperparameters.Target freeChange = new EditHyperparameters.Target(100, hyperparameters.target().learningRate(), 0, 0, 4.0, 0.05);
         int reached = 0;
         StringBuilder report = new StringBuilder();
         try (LanguageModel model = ModelLoader.load(CommittedTestbed.path(), Device.cpu());
              NDManager manager = NDManager.newBaseManager(Device.cpu())) {
             for (CounterFactRecord c : train.subList(0, CASES)) {
-                EditTargets.Target target = EditTargets.compute(manager, model, c.toEditRequest(), List.of(""), layer, freeChange);
+                EditTargets.Target target = EditTargets.compute(manager, model, List.of(c.toEditRequest()), List.of(""), layer, freeChange).get(0);
                 report.append(String.format("%n%s -> %s: NLL %.2f -> %.2f", c.prompt(), c.targetNew(),
                         target.initialNll(), target.finalNll()));
                 if (target.initialNll() > 3 && target.finalNll() < 1) {
