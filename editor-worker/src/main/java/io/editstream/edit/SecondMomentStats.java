@@ -35,11 +35,17 @@ import org.slf4j.LoggerFactory;
  * C0 = E[k kᵀ]: the uncentred second moment of the MLP keys of a layer over a text corpus, the knowledge an
  * edit must preserve. Expensive (a pass over the corpus), so it is cached in a directory the caller owns,
  * keyed by the model's weights, the layer, the corpus and the sample count.
+ *
+ * <p>When the corpus holds more positions than samples, the keys come from lines spread evenly over all of it, not
+ * from its beginning: a corpus in some order (the testbed's facts, case by case) would otherwise give the second
+ * moment of its first part only, and leave the knowledge in the rest unprotected.
  */
 public final class SecondMomentStats {
 
     private static final Logger log = LoggerFactory.getLogger(SecondMomentStats.class);
     private static final int MAGIC = 0x43304b4b; // "C0KK"
+    /** Part of the cache key: C0 files computed by another sampling scheme are not this C0. */
+    private static final String SAMPLING = "lines-spread";
     private static final int ROWS_PER_BATCH = 16;
 
     private SecondMomentStats() {
@@ -105,8 +111,10 @@ public final class SecondMomentStats {
                     ForwardResult result = model.forward(batchScope, batch, Probe.none().captureMlpKeys(layers));
                     long take = Math.min(samples - counted, rows.stream().mapToInt(r -> r.length).sum());
                     for (int layer : layers) {
-                        NDArray keys = realPositions(batchScope, result.mlpKey(layer), batch, take).toType(DataType.FLOAT64, false);
-                        sums.get(layer).addi(keys.transpose().matMul(keys));
+                        // float32 products (a few thousand keys each), float64 sums: thousands of neurons times
+                        // hundreds of thousands of keys is too slow in float64
+                        NDArray keys = realPositions(batchScope, result.mlpKey(layer), batch, take);
+                        sums.get(layer).addi(keys.transpose().matMul(keys).toType(DataType.FLOAT64, false));
                     }
                     counted += take;
                 }
@@ -137,32 +145,36 @@ public final class SecondMomentStats {
         return keys.reshape(-1, keys.getShape().get(2)).get(index);
     }
 
-    /** Token windows of the corpus, line by line, until enough positions for {@code samples} keys. */
+    /**
+     * Token windows of the corpus, line by line: every line when the corpus has at most {@code samples} positions,
+     * otherwise every n-th line, the smallest n for which the lines taken hold about {@code samples} positions at most.
+     */
     private static List<int[]> windows(LanguageModel model, String corpus, int width, int samples) {
-        List<int[]> windows = new ArrayList<>();
-        long positions = 0;
+        List<int[]> lines = new ArrayList<>();
+        long total = 0;
         for (String line : corpus.split("\n")) {
-            if (line.isBlank()) {
-                continue;
-            }
-            int[] ids = model.tokenizer().encode(line.strip(), true);
-            for (int start = 0; start < ids.length && positions < samples; start += width) {
-                int[] window = Arrays.copyOfRange(ids, start, Math.min(ids.length, start + width));
-                windows.add(window);
-                positions += window.length;
-            }
-            if (positions >= samples) {
-                break;
+            if (!line.isBlank()) {
+                int[] ids = model.tokenizer().encode(line.strip(), true);
+                lines.add(ids);
+                total += ids.length;
             }
         }
-        if (windows.isEmpty()) {
+        if (lines.isEmpty()) {
             throw new IllegalArgumentException("the C0 corpus has no text");
+        }
+        long stride = Math.max(1, (total + samples - 1) / samples);
+        List<int[]> windows = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i += (int) stride) {
+            int[] ids = lines.get(i);
+            for (int start = 0; start < ids.length; start += width) {
+                windows.add(Arrays.copyOfRange(ids, start, Math.min(ids.length, start + width)));
+            }
         }
         return windows;
     }
 
     static Path cacheFile(Path cacheDir, String weightsSha256, int layer, String corpusSha256, int samples) {
-        String key = sha256(weightsSha256 + "|" + layer + "|" + corpusSha256 + "|" + samples);
+        String key = sha256(weightsSha256 + "|" + layer + "|" + corpusSha256 + "|" + samples + "|" + SAMPLING);
         return cacheDir.resolve("c0-layer" + layer + "-" + key.substring(0, 32) + ".bin");
     }
 
