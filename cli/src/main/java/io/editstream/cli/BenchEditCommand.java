@@ -36,6 +36,13 @@ import picocli.CommandLine.Spec;
                 + "retention, perplexity drift, condition number, seconds per edit and peak heap per algorithm.")
 public final class BenchEditCommand implements Callable<Integer> {
 
+    /**
+     * Held-out tokens scored for perplexity drift. The testbed's held-out text is facts, a couple of hundred per
+     * thousand tokens, and an edit damages a fact or leaves it: 2,000 tokens (about 20 CounterFact cases) let a single
+     * damaged subject move the measure by tens of percent.
+     */
+    static final int PERPLEXITY_TOKENS = 20_000;
+
     @Spec
     CommandSpec spec;
 
@@ -117,7 +124,7 @@ public final class BenchEditCommand implements Callable<Integer> {
                         : testbed ? testbedHeldOutText(testbedFacts, cases.subList(0, Math.min(edits, cases.size())))
                         : c0Text;
             }
-            EditBenchmark.Settings settings = new EditBenchmark.Settings(edits, batch, seed, chosen, c0Text, cacheDir, heldOutText, 2000, checkpointEvery);
+            EditBenchmark.Settings settings = new EditBenchmark.Settings(edits, batch, seed, chosen, c0Text, cacheDir, heldOutText, PERPLEXITY_TOKENS, checkpointEvery);
             List<EditBenchmark.Result> results = EditBenchmark.run(modelOptions::load, manager, algorithms, cases, settings);
             PrintWriter out = spec.commandLine().getOut();
             out.printf("%d edits in batches of %d on %s (%s)%n", edits, batch, model, chosen.description());
