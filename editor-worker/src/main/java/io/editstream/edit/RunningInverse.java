@@ -68,7 +68,7 @@ final class RunningInverse {
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             NDArray copy = system.toType(DataType.FLOAT64, true);
-            NDArray inverse = copy.inverse();
+            NDArray inverse = rowMajor(copy.inverse());
             NDScope.unregister(inverse);
             inverse.attach(own);
             if (keepSystem) {
@@ -80,6 +80,16 @@ final class RunningInverse {
             own.close();
             throw e;
         }
+    }
+
+    /**
+     * The same matrix laid out row by row. torch writes an inverse column by column, and its product with keys laid out
+     * the same way (the transpose of a [requests, d] array) ran 13 times slower than with either row-major: 4 s in place
+     * of 0.3 s for 6,144 × 6,144 by 10 keys, seconds per edit at batch 10. Flattening cannot view such a matrix, so it
+     * copies.
+     */
+    private static NDArray rowMajor(NDArray matrix) {
+        return matrix.reshape(-1).reshape(matrix.getShape());
     }
 
     /** (M + U Kᵀ)⁻¹ U {@code [d, n]}, float64, in {@code u}'s manager; M itself is unchanged. */
