@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The requests of a call are optimised together, one δ each, in one forward and backward pass per step: each δ
  * reaches only its own rows, so its gradient, its Adam moments, its clamp and its early stop are those of optimising
- * it alone, while the small per-step passes that dominate the cost are shared.
+ * it alone, while the small per-step passes that dominate the cost are shared. Requests that stopped leave the passes
+ * (once half of a pass has), so a batch costs about what its requests' own steps cost, not its slowest one's.
  */
 final class EditTargets {
 
@@ -45,8 +46,69 @@ final class EditTargets {
     /** The targets of {@code requests}, in their order. */
     static List<Target> compute(NDManager manager, LanguageModel model, List<EditRequest> requests, List<String> contextPrefixes,
                                 int layer, EditHyperparameters.Target settings) {
-        TextTokenizer tokenizer = model.tokenizer();
         int count = requests.size();
+        int dim = model.config().dim();
+        Optimisation state = new Optimisation(count, dim);
+        List<Integer> active = new ArrayList<>();
+        for (int r = 0; r < count; r++) {
+            active.add(r);
+        }
+        // Requests that stopped leave the passes: once half of those in a pass are done, the rest go on in a smaller one
+        while (state.step < settings.steps() && !active.isEmpty()) {
+            optimise(manager, model, requests, active, contextPrefixes, layer, settings, state);
+            active = active.stream().filter(r -> !state.done[r]).toList();
+        }
+        List<Target> targets = new ArrayList<>();
+        for (int r = 0; r < count; r++) {
+            float[] z = new float[dim];
+            double deltaNorm = 0;
+            for (int i = 0; i < dim; i++) {
+                float d = state.delta[r][i];
+                z[i] = state.hidden[r][i] + d;
+                deltaNorm += (double) d * d;
+            }
+            log.debug("target for '{}' -> '{}': NLL {} -> {} in {} steps, |δ|/|h| = {}", requests.get(r).filledPrompt(),
+                    requests.get(r).targetNew(), state.initialNll[r], state.nll[r], state.steps[r], Math.sqrt(deltaNorm) / state.hiddenNorm[r]);
+            targets.add(new Target(z, state.initialNll[r], state.nll[r], state.steps[r]));
+        }
+        return targets;
+    }
+
+    /** Where each request's optimisation stands between passes: its δ, its Adam moments, its NLL and whether it stopped. */
+    private static final class Optimisation {
+        final float[][] hidden;
+        final double[] hiddenNorm;
+        final float[][] delta;
+        final float[][] firstMoment;
+        final float[][] secondMoment;
+        final double[] initialNll;
+        final double[] nll;
+        final int[] steps;
+        final boolean[] done;
+        /** Adam steps taken so far, the same for every request still going (all start together) */
+        int step;
+
+        Optimisation(int count, int dim) {
+            hidden = new float[count][dim];
+            hiddenNorm = new double[count];
+            delta = new float[count][dim];
+            firstMoment = new float[count][dim];
+            secondMoment = new float[count][dim];
+            initialNll = new double[count];
+            nll = new double[count];
+            steps = new int[count];
+            done = new boolean[count];
+        }
+    }
+
+    /**
+     * Steps the requests {@code active} (indices into {@code requests}) together, from where {@code state} left them,
+     * until all stop, the step budget is spent, or half of them stopped.
+     */
+    private static void optimise(NDManager manager, LanguageModel model, List<EditRequest> requests, List<Integer> active,
+                                 List<String> contextPrefixes, int layer, EditHyperparameters.Target settings, Optimisation state) {
+        TextTokenizer tokenizer = model.tokenizer();
+        int count = active.size();
         // Rows per request: the prompt behind every context prefix, teacher-forced with the target minus its last
         // token; the KL prompts of all requests follow as the last rows.
         List<int[]> rows = new ArrayList<>();
@@ -56,7 +118,7 @@ final class EditTargets {
         List<long[]> predictions = new ArrayList<>();   // (request, row, position, token) for each target token
         List<Float> predictionWeights = new ArrayList<>();
         for (int r = 0; r < count; r++) {
-            EditRequest request = requests.get(r);
+            EditRequest request = requests.get(active.get(r));
             int[] targetIds = PromptTokens.target(tokenizer, request.filledPrompt(), request.targetNew());
             firstRow[r] = rows.size();
             for (String prefix : contextPrefixes) {
@@ -75,7 +137,7 @@ final class EditTargets {
         int klFirstRow = rows.size();
         int[] klLastPositions = new int[count];
         for (int r = 0; r < count; r++) {
-            EditRequest request = requests.get(r);
+            EditRequest request = requests.get(active.get(r));
             int[] klPrompt = PromptTokens.prompt(tokenizer, request.subject() + " is a");
             rows.add(klPrompt);
             lookups.add(PromptTokens.lastSubjectPosition(tokenizer, request.subject()));
@@ -114,37 +176,39 @@ final class EditTargets {
             NDIndex predicted = new NDIndex(":" + predictedCount);
             NDIndex klLogits = new NDIndex(predictedCount + ":");
 
+            // the unedited model: the same h and KL reference in every pass
             Probe logitsOnly = Probe.none().logitsAt(logitRows, logitPositions);
             ForwardResult initial = model.forward(scope, batch, logitsOnly.captureResidual(layer));
             NDArray lookupResidual = initial.residual(layer);
-            float[] hidden = new float[count * model.config().dim()];
-            double[] hiddenNorm = new double[count];
-            double[] maxNorm = new double[count];
-            float[] decayWeight = new float[count];
             int dim = model.config().dim();
+            float[] maxNorm = new float[count];
+            float[] decayWeight = new float[count];
+            float[] startDelta = new float[count * dim];
+            float[] startFirst = new float[count * dim];
+            float[] startSecond = new float[count * dim];
             for (int r = 0; r < count; r++) {
+                int request = active.get(r);
                 NDArray h = lookupResidual.get(new NDIndex(firstRow[r], positions[firstRow[r]]));
-                System.arraycopy(h.toFloatArray(), 0, hidden, r * dim, dim);
-                hiddenNorm[r] = h.norm().getFloat();
-                maxNorm[r] = settings.clampNormFactor() * hiddenNorm[r];
-                decayWeight[r] = (float) (settings.weightDecay() / (hiddenNorm[r] * hiddenNorm[r]));
+                state.hidden[request] = h.toFloatArray();
+                state.hiddenNorm[request] = h.norm().getFloat();
+                maxNorm[r] = (float) (settings.clampNormFactor() * state.hiddenNorm[request]);
+                decayWeight[r] = (float) (settings.weightDecay() / (state.hiddenNorm[request] * state.hiddenNorm[request]));
+                System.arraycopy(state.delta[request], 0, startDelta, r * dim, dim);
+                System.arraycopy(state.firstMoment[request], 0, startFirst, r * dim, dim);
+                System.arraycopy(state.secondMoment[request], 0, startSecond, r * dim, dim);
             }
             NDArray klInitial = initial.logits().get(klLogits).logSoftmax(-1);
             NDArray klFactor = GraphConstants.scalar(scope, (float) settings.klFactor());
             NDArray decayWeights = GraphConstants.of(scope, decayWeight, new Shape(count));
 
-            NDArray delta = scope.zeros(new Shape(count, dim));
+            Shape shape = new Shape(count, dim);
+            NDArray delta = scope.create(startDelta, shape);
             delta.setRequiresGradient(true);
-            NDArray firstMoment = scope.zeros(delta.getShape());
-            NDArray secondMoment = scope.zeros(delta.getShape());
-            double[] initialNll = new double[count];
-            double[] nll = new double[count];
-            int[] steps = new int[count];
-            boolean[] done = new boolean[count];
+            NDArray firstMoment = scope.create(startFirst, shape);
+            NDArray secondMoment = scope.create(startSecond, shape);
             int remaining = count;
-            int step = 0;
-            while (step < settings.steps() && remaining > 0) {
-                step++;
+            while (state.step < settings.steps() && remaining > count / 2) {
+                int step = ++state.step;
                 NDArray gradient;
                 try (NDManager stepScope = scope.newSubManager();
                      GradientCollector collector = Engine.getInstance().newGradientCollector()) {
@@ -158,16 +222,17 @@ final class EditTargets {
                     NDArray loss = nllLoss.add(klLoss).add(decay).sum();
                     float[] nlls = nllLoss.toFloatArray();
                     for (int r = 0; r < count; r++) {
-                        if (done[r]) {
+                        int request = active.get(r);
+                        if (state.done[request]) {
                             continue;
                         }
-                        nll[r] = nlls[r];
+                        state.nll[request] = nlls[r];
                         if (step == 1) {
-                            initialNll[r] = nlls[r];
+                            state.initialNll[request] = nlls[r];
                         }
-                        steps[r] = step;
+                        state.steps[request] = step;
                         if (nlls[r] < settings.earlyStopNll()) {
-                            done[r] = true;
+                            state.done[request] = true;
                             remaining--;
                         }
                     }
@@ -184,34 +249,28 @@ final class EditTargets {
                 secondMoment = secondMoment.mul(BETA2).add(gradient.square().mul(1 - BETA2));
                 NDArray corrected = firstMoment.div(1 - Math.pow(BETA1, step));
                 NDArray scale = secondMoment.div(1 - Math.pow(BETA2, step)).sqrt().add(EPSILON);
-                float[] active = new float[count];
+                float[] going = new float[count];
                 for (int r = 0; r < count; r++) {
-                    active[r] = done[r] ? 0f : 1f;
+                    going[r] = state.done[active.get(r)] ? 0f : 1f;
                 }
-                delta.subi(corrected.div(scale).mul(settings.learningRate()).mul(scope.create(active, new Shape(count, 1))));
+                delta.subi(corrected.div(scale).mul(settings.learningRate()).mul(scope.create(going, new Shape(count, 1))));
                 float[] norms = delta.norm(new int[] {1}).toFloatArray();
                 float[] clamp = new float[count];
                 for (int r = 0; r < count; r++) {
-                    clamp[r] = !done[r] && norms[r] > maxNorm[r] ? (float) (maxNorm[r] / norms[r]) : 1f;
+                    clamp[r] = going[r] == 1f && norms[r] > maxNorm[r] ? maxNorm[r] / norms[r] : 1f;
                 }
                 delta.muli(scope.create(clamp, new Shape(count, 1)));
                 delta.getGradient().set(new float[(int) delta.size()]);
             }
             float[] deltas = delta.toFloatArray();
-            List<Target> targets = new ArrayList<>();
+            float[] firsts = firstMoment.toFloatArray();
+            float[] seconds = secondMoment.toFloatArray();
             for (int r = 0; r < count; r++) {
-                float[] z = new float[dim];
-                double deltaNorm = 0;
-                for (int i = 0; i < dim; i++) {
-                    float d = deltas[r * dim + i];
-                    z[i] = hidden[r * dim + i] + d;
-                    deltaNorm += (double) d * d;
-                }
-                log.debug("target for '{}' -> '{}': NLL {} -> {} in {} steps, |δ|/|h| = {}", requests.get(r).filledPrompt(),
-                        requests.get(r).targetNew(), initialNll[r], nll[r], steps[r], Math.sqrt(deltaNorm) / hiddenNorm[r]);
-                targets.add(new Target(z, initialNll[r], nll[r], steps[r]));
+                int request = active.get(r);
+                System.arraycopy(deltas, r * dim, state.delta[request], 0, dim);
+                System.arraycopy(firsts, r * dim, state.firstMoment[request], 0, dim);
+                System.arraycopy(seconds, r * dim, state.secondMoment[request], 0, dim);
             }
-            return targets;
         }
     }
 }

@@ -17,17 +17,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Targets optimised together are the targets each request gets alone: each δ reaches only its own rows, and a request
- * that stops early keeps the δ it stopped with while the others go on.
+ * that stops early keeps the δ it stopped with while the others go on, in smaller passes once half have stopped.
  */
 class EditTargetsTest {
 
     @Test
     void targetsOptimisedTogetherEqualTargetsOptimisedAlone() throws Exception {
         List<EditRequest> requests = CounterFactReader.read(SharedData.resolve("data/counterfact/counterfact-train.json"))
-                .subList(0, 4).stream().map(CounterFactRecord::toEditRequest).toList();
+                .subList(0, 8).stream().map(CounterFactRecord::toEditRequest).toList();
         EditHyperparameters hyperparameters = EditHyperparameters.load("testbed");
-        // an early stop most requests reach at different steps within the budget, so stopping is exercised
-        EditHyperparameters.Target settings = new EditHyperparameters.Target(40, hyperparameters.target().learningRate(), 0.0625, 0.01, 1.0, 0.5);
+        // an early stop the requests reach at different steps within the budget (3 to 18 here), so the passes shrink 8 → 4 → 2 → 1
+        EditHyperparameters.Target settings = new EditHyperparameters.Target(40, hyperparameters.target().learningRate(), 0.0625, 0.01, 1.0, 0.05);
         List<String> prefixes = List.of("", "The city. ");
         try (LanguageModel model = ModelLoader.load(CommittedTestbed.path(), Device.cpu());
              NDManager manager = NDManager.newBaseManager(Device.cpu())) {
