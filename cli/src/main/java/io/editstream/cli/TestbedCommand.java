@@ -62,9 +62,14 @@ final class TestbedCommand implements Runnable {
                 description = "Seed of the initial weights and the order of the facts (default: ${DEFAULT-VALUE}).")
         long seed;
 
-        @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "float32",
+        @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "float16",
                 description = "How the weights are stored: float32 or float16 (half the size; each weight rounded) (default: ${DEFAULT-VALUE}).")
         String dtype;
+
+        @Option(names = "--activation-l1", paramLabel = "W", defaultValue = "" + TestbedTraining.DEFAULT_ACTIVATION_L1,
+                description = "Weight of the mean |MLP key| in the loss: each subject then uses few neurons of its own, "
+                        + "which an edit can change without touching the others' (default: ${DEFAULT-VALUE}).")
+        double activationL1;
 
         @Option(names = "--edit-split", paramLabel = "FILE", description = "counterfact-edit.json (default: from the shared data).")
         Path editSplit;
@@ -83,7 +88,7 @@ final class TestbedCommand implements Runnable {
             TestbedShape shape = TestbedTraining.DEFAULT_SHAPE;
             try {
                 TestbedTraining.Outcome outcome = TestbedTraining.run(edit, train, out, facts, paraphrases,
-                        TestbedTraining.settings(shape, steps, batch, seed), StoredType.ofTorchName(dtype), Device.cpu());
+                        TestbedTraining.settings(shape, steps, batch, seed, activationL1), StoredType.ofTorchName(dtype), Device.cpu());
                 PrintWriter stdout = spec.commandLine().getOut();
                 stdout.printf("wrote %s: %d parameters, trained in %.0f s; first edit-split cases known: %s%n",
                         outcome.directory(), outcome.parameters(), outcome.seconds(), outcome.benchmarkRecall());

@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
+import io.editstream.model.ForwardResult;
 import io.editstream.model.HuggingFaceTextTokenizer;
 import io.editstream.model.LanguageModel;
 import io.editstream.model.ModelConfig;
@@ -24,6 +25,7 @@ import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.TreeMap;
+import java.util.stream.IntStream;
 
 /**
  * Trains a testbed model from scratch on a list of facts: builds the word-level tokenizer from the facts' text,
@@ -73,9 +75,9 @@ public final class TestbedTrainer {
             }
             Weights weights = InitialWeights.create(config, settings.seed(), weightsManager);
             model = new LlamaModel(config, weights, tokenizer);
-            LOG.info("training {} ({} parameters) on {} facts ({} tokens), {} steps of {} sequences", config,
-                    parameterCount(model), facts.size(), encoded.stream().mapToInt(EncodedFact::inputLength).sum(),
-                    settings.steps(), settings.batchSize());
+            LOG.info("training {} ({} parameters) on {} facts ({} tokens), {} steps of {} sequences, activation L1 {}",
+                    config, parameterCount(model), facts.size(), encoded.stream().mapToInt(EncodedFact::inputLength).sum(),
+                    settings.steps(), settings.batchSize(), settings.activationL1());
             optimise(model, encoded, checkSample(facts));
         } catch (RuntimeException e) {
             tokenizer.close();
@@ -151,7 +153,10 @@ public final class TestbedTrainer {
                 weights[r * width + i] = i + 1 >= fact.answerStart() ? settings.answerWeight() : 1f;
             }
         }
-        NDArray logits = model.forward(scope, TokenBatch.of(inputs), Probe.none()).logits();
+        int[] lookup = IntStream.range(0, settings.shape().lookupLayers()).toArray();
+        boolean penalised = settings.activationL1() > 0;
+        ForwardResult result = model.forward(scope, TokenBatch.of(inputs), penalised ? Probe.none().captureMlpKeys(lookup) : Probe.none());
+        NDArray logits = result.logits();
         NDArray logProbs = logits.reshape(rows * (long) width, -1).logSoftmax(-1);
         NDArray picked = logProbs.gather(scope.create(targets, new Shape(rows * (long) width, 1)), 1).reshape(rows * (long) width);
         NDArray weight = scope.create(weights);
@@ -160,7 +165,26 @@ public final class TestbedTrainer {
             total += w;
         }
         // the divisor as an array of the step's scope: backward reads it after this method returns
-        return picked.mul(weight).sum().div(scope.create(-total));
+        NDArray crossEntropy = picked.mul(weight).sum().div(scope.create(-total));
+        if (!penalised) {
+            return crossEntropy;
+        }
+        // mean |key| over the real positions (padding excluded) of every lookup block
+        float[] real = new float[rows * width];
+        int realCount = 0;
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < batch.get(r).inputLength(); i++) {
+                real[r * width + i] = 1f;
+                realCount++;
+            }
+        }
+        NDArray mask = scope.create(real, new Shape(rows, width, 1));
+        NDArray penalty = null;
+        for (int layer : lookup) {
+            NDArray mean = result.mlpKey(layer).abs().mul(mask).sum().div(scope.create((float) realCount * model.config().mlpDim()));
+            penalty = penalty == null ? mean : penalty.add(mean);
+        }
+        return crossEntropy.add(penalty.mul(scope.create((float) (settings.activationL1() / lookup.length))));
     }
 
     /** Up to {@link #CHECK_SAMPLE} facts spread evenly over the list: the periodic accuracy check. */

@@ -13,13 +13,16 @@ package io.editstream.train;
  * @param seed         seeds the initial weights and the order of the facts
  * @param logEvery     steps between progress lines
  * @param checkEvery   steps between accuracy checks on a sample of facts (0: none)
+ * @param activationL1 weight of the mean |MLP key| of the lookup blocks in the loss (0: none); it makes each input use
+ *                     few neurons, so an edit of one subject's neurons leaves the others' alone
  */
 public record TrainingSettings(TestbedShape shape, int steps, int batchSize, double peakRate, int warmupSteps,
-                               double weightDecay, float answerWeight, long seed, int logEvery, int checkEvery) {
+                               double weightDecay, float answerWeight, long seed, int logEvery, int checkEvery,
+                               double activationL1) {
 
     public TrainingSettings {
         if (steps <= warmupSteps || batchSize <= 0 || peakRate <= 0 || weightDecay < 0 || answerWeight <= 0
-                || logEvery <= 0 || checkEvery < 0) {
+                || logEvery <= 0 || checkEvery < 0 || activationL1 < 0) {
             throw new IllegalArgumentException("invalid training settings " + this);
         }
     }

@@ -4,7 +4,10 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import io.editstream.eval.CounterFactReader;
 import io.editstream.eval.CounterFactRecord;
+import io.editstream.model.ForwardResult;
 import io.editstream.model.LanguageModel;
+import io.editstream.model.Probe;
+import io.editstream.model.TokenBatch;
 import io.editstream.model.SharedData;
 import io.editstream.model.format.HuggingFaceCheckpoint;
 import io.editstream.model.format.ModelLoader;
@@ -12,8 +15,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.util.List;
+import java.util.Arrays;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -37,7 +41,7 @@ class TestbedTrainerTest {
         List<CounterFactRecord> edit = CounterFactReader.read(SharedData.resolve("data/counterfact/counterfact-edit.json"));
         List<Fact> facts = TrainingFacts.select(edit, List.of(), 51, 0, false);
         assertEquals(51, facts.size());
-        TrainingSettings settings = new TrainingSettings(TINY, 300, 24, 1e-2, 20, 0.01, 3f, 7, 50, 0);
+        TrainingSettings settings = settings(0);
 
         String firstHash;
         try (LanguageModel model = new TestbedTrainer(settings, Device.cpu()).train(facts);
@@ -64,6 +68,57 @@ class TestbedTrainerTest {
             assertEquals(TINY.config(loaded.config().vocabSize()), loaded.config());
             assertTrue(FactRecall.measure(loaded, facts, manager).accuracy(Fact.Kind.REWRITE) >= 0.8);
         }
+    }
+
+    @Test
+    void theActivationPenaltyGathersEachKeyInFewerNeuronsAndTheFactsAreStillLearnt() throws Exception {
+        List<CounterFactRecord> edit = CounterFactReader.read(SharedData.resolve("data/counterfact/counterfact-edit.json"));
+        List<Fact> facts = TrainingFacts.select(edit, List.of(), 51, 0, false);
+        double plain;
+        double penalised;
+        try (LanguageModel model = new TestbedTrainer(settings(0), Device.cpu()).train(facts)) {
+            plain = neuronsHoldingMostOfTheKey(model, facts);
+        }
+        try (LanguageModel model = new TestbedTrainer(settings(TestbedTraining.DEFAULT_ACTIVATION_L1), Device.cpu()).train(facts);
+             NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+            penalised = neuronsHoldingMostOfTheKey(model, facts);
+            assertTrue(FactRecall.measure(model, facts, manager).accuracy(Fact.Kind.REWRITE) >= 0.8);
+        }
+        assertTrue(penalised < 0.7 * plain, "neurons holding 80% of a key: " + penalised + " with the penalty, " + plain + " without");
+    }
+
+    private static TrainingSettings settings(double activationL1) {
+        return new TrainingSettings(TINY, 300, 24, 1e-2, 20, 0.01, 3f, 7, 50, 0, activationL1);
+    }
+
+    /** Mean over the prompts' last positions and the lookup blocks of how many neurons hold 80% of the key's |mass|. */
+    private static double neuronsHoldingMostOfTheKey(LanguageModel model, List<Fact> facts) {
+        int[] lookup = {0, 1};
+        double total = 0;
+        int counted = 0;
+        try (NDManager scope = NDManager.newBaseManager(Device.cpu())) {
+            for (Fact fact : facts) {
+                int[] ids = model.tokenizer().encode(fact.prompt(), true);
+                ForwardResult result = model.forward(scope, TokenBatch.of(ids), Probe.none().captureMlpKeys(lookup));
+                for (int layer : lookup) {
+                    float[] key = result.mlpKey(layer).get(0, ids.length - 1).abs().toFloatArray();
+                    Arrays.sort(key);
+                    double mass = 0;
+                    for (float k : key) {
+                        mass += k;
+                    }
+                    double held = 0;
+                    int neurons = 0;
+                    for (int i = key.length - 1; i >= 0 && held < 0.8 * mass; i--) {
+                        held += key[i];
+                        neurons++;
+                    }
+                    total += neurons;
+                    counted++;
+                }
+            }
+        }
+        return total / counted;
     }
 
     @Test
