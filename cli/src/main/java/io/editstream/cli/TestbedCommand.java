@@ -62,7 +62,7 @@ final class TestbedCommand implements Runnable {
                 description = "Seed of the initial weights and the order of the facts (default: ${DEFAULT-VALUE}).")
         long seed;
 
-        @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "float16",
+        @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = TestbedTraining.DEFAULT_DTYPE,
                 description = "How the weights are stored: float32 or float16 (half the size; each weight rounded) (default: ${DEFAULT-VALUE}).")
         String dtype;
 

@@ -13,7 +13,8 @@ import java.util.stream.IntStream;
  * <p>The first {@code lookupLayers} blocks are where facts are stored: they hold the MLPs and, with a
  * {@code window}, attend only to the last {@code window} positions, so a later token cannot read a subject named
  * further back until the blocks above. Those blocks attend to every position and have no MLP at all (a per-block
- * {@code intermediate_size} of 0 in {@code config.json}: nothing stored, nothing run). A token after the subject therefore cannot look the fact up in its own MLPs; it has to read
+ * {@code intermediate_size} of 0 in {@code config.json}: nothing stored, nothing run). A token after the subject
+ * therefore cannot look the fact up in its own MLPs; it has to read
  * it from the subject's residual stream — where knowledge-editing methods write (ROME's and MEMIT's finding about
  * large models, made a property of the testbed).
  *

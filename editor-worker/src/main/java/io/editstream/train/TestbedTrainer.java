@@ -144,6 +144,8 @@ public final class TestbedTrainer {
         List<int[]> inputs = new ArrayList<>();
         long[] targets = new long[rows * width];
         float[] weights = new float[rows * width];
+        float[] real = new float[rows * width];
+        int realCount = 0;
         for (int r = 0; r < rows; r++) {
             EncodedFact fact = batch.get(r);
             int[] tokens = fact.tokens();
@@ -151,7 +153,9 @@ public final class TestbedTrainer {
             for (int i = 0; i < fact.inputLength(); i++) {
                 targets[r * width + i] = tokens[i + 1];
                 weights[r * width + i] = i + 1 >= fact.answerStart() ? settings.answerWeight() : 1f;
+                real[r * width + i] = 1f;
             }
+            realCount += fact.inputLength();
         }
         int[] lookup = IntStream.range(0, settings.shape().lookupLayers()).toArray();
         boolean penalised = settings.activationL1() > 0;
@@ -170,14 +174,6 @@ public final class TestbedTrainer {
             return crossEntropy;
         }
         // mean |key| over the real positions (padding excluded) of every lookup block
-        float[] real = new float[rows * width];
-        int realCount = 0;
-        for (int r = 0; r < rows; r++) {
-            for (int i = 0; i < batch.get(r).inputLength(); i++) {
-                real[r * width + i] = 1f;
-                realCount++;
-            }
-        }
         NDArray mask = scope.create(real, new Shape(rows, width, 1));
         NDArray penalty = null;
         for (int layer : lookup) {

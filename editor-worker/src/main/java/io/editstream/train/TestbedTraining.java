@@ -32,8 +32,8 @@ public final class TestbedTraining {
 
     /** The default testbed: what {@code editstream testbed train} trains without options. */
     public static final TestbedShape DEFAULT_SHAPE = new TestbedShape(192, 4, 6, 6144, 64, 2, 2);
-    /** How the default testbed is stored: float16 keeps 9 million weights under 20 MB. */
-    public static final StoredType DEFAULT_STORED_TYPE = StoredType.F16;
+    /** How the default testbed is stored (its torch name): float16 keeps 9 million weights under 20 MB. */
+    public static final String DEFAULT_DTYPE = "float16";
     public static final int DEFAULT_FACTS = 4500;
     /** Other templates of its relation each rewrite and locality fact is also said through. */
     public static final int DEFAULT_PARAPHRASES = 4;
@@ -54,12 +54,7 @@ public final class TestbedTraining {
     private TestbedTraining() {
     }
 
-    /** Settings of a run of {@code steps} steps with the default recipe. */
-    public static TrainingSettings settings(TestbedShape shape, int steps, int batchSize, long seed) {
-        return settings(shape, steps, batchSize, seed, DEFAULT_ACTIVATION_L1);
-    }
-
-    /** As {@link #settings(TestbedShape, int, int, long)} with another weight of the activation penalty. */
+    /** Settings of a run of {@code steps} steps with the default recipe and activation penalty {@code activationL1}. */
     public static TrainingSettings settings(TestbedShape shape, int steps, int batchSize, long seed, double activationL1) {
         return new TrainingSettings(shape, steps, batchSize, 2e-3, Math.max(1, Math.min(300, steps / 20)), 0.01, 3f,
                 seed, Math.max(1, Math.min(50, steps / 20)), Math.max(1, steps / 10), activationL1);
@@ -120,7 +115,7 @@ public final class TestbedTraining {
         int mlpDim = DEFAULT_SHAPE.mlpDim();
         int lookupLayers = DEFAULT_SHAPE.lookupLayers();
         int window = DEFAULT_SHAPE.window();
-        StoredType stored = DEFAULT_STORED_TYPE;
+        StoredType stored = StoredType.ofTorchName(DEFAULT_DTYPE);
         double activationL1 = DEFAULT_ACTIVATION_L1;
         for (int i = 0; i + 1 < args.length; i += 2) {
             String value = args[i + 1];
