@@ -9,7 +9,7 @@ import java.util.stream.IntStream;
  * keys holds a fraction p of the total. Only these columns of W are rewritten, which leaves the
  * neurons the edit barely uses (and the knowledge stored there) alone.
  */
-final class NeuronSelection {
+public final class NeuronSelection {
 
     private NeuronSelection() {
     }
@@ -19,7 +19,7 @@ final class NeuronSelection {
      * @param fraction p in (0, 1]; 1 keeps every neuron
      * @return the selected neuron indices in ascending order
      */
-    static long[] select(FloatMatrix keys, double fraction) {
+    public static long[] select(FloatMatrix keys, double fraction) {
         if (!(fraction > 0 && fraction <= 1)) {
             throw new IllegalArgumentException("neuron fraction must be in (0, 1], got " + fraction);
         }

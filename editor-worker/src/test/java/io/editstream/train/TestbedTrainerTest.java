@@ -1,7 +1,10 @@
 package io.editstream.train;
 
 import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import io.editstream.edit.FloatMatrix;
+import io.editstream.edit.NeuronSelection;
 import io.editstream.eval.CounterFactReader;
 import io.editstream.eval.CounterFactRecord;
 import io.editstream.model.ForwardResult;
@@ -15,7 +18,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -101,18 +103,9 @@ class TestbedTrainerTest {
                 int[] ids = model.tokenizer().encode(fact.prompt(), true);
                 ForwardResult result = model.forward(scope, TokenBatch.of(ids), Probe.none().captureMlpKeys(lookup));
                 for (int layer : lookup) {
-                    float[] key = result.mlpKey(layer).get(0, ids.length - 1).abs().toFloatArray();
-                    Arrays.sort(key);
-                    double mass = 0;
-                    for (float k : key) {
-                        mass += k;
-                    }
-                    double held = 0;
-                    int neurons = 0;
-                    for (int i = key.length - 1; i >= 0 && held < 0.8 * mass; i--) {
-                        held += key[i];
-                        neurons++;
-                    }
+                    // the key as one column [mlpDim, 1]: NSE's own count of the neurons holding 80% of its |mass|
+                    NDArray key = result.mlpKey(layer).get(0, ids.length - 1).reshape(-1, 1);
+                    int neurons = NeuronSelection.select(FloatMatrix.of(key), 0.8).length;
                     total += neurons;
                     counted++;
                 }
