@@ -27,11 +27,11 @@ import java.util.stream.Stream;
 public final class TestbedTraining {
 
     private static final Logger LOG = LoggerFactory.getLogger(TestbedTraining.class);
-    /** Width of an attention head when {@link #main} is given another model width. */
+    /** Width of an attention head: every testbed width, the default one included, has width / 32 heads. */
     private static final int HEAD_DIM = 32;
 
     /** The default testbed: what {@code editstream testbed train} trains without options. */
-    public static final TestbedShape DEFAULT_SHAPE = new TestbedShape(128, 4, 4, 10240, 64, 2, 2);
+    public static final TestbedShape DEFAULT_SHAPE = new TestbedShape(128, 4, 128 / HEAD_DIM, 10240, 64, 2, 2);
     /** How the default testbed is stored (its torch name): float16 keeps 9 million weights under 20 MB. */
     public static final String DEFAULT_DTYPE = "float16";
     public static final int DEFAULT_FACTS = 4500;
