@@ -87,12 +87,7 @@ final class SequentialEditor implements Editor {
         Map<Integer, NDArray> projectors = new LinkedHashMap<>();
         EditHyperparameters.AlphaEdit settings = hyperparameters.alphaEdit();
         for (int layer : hyperparameters.layers()) {
-            FloatMatrix projector = NullSpaceProjector.compute(c0.get(layer), settings.nullSpaceThreshold(), settings.relativeThreshold());
-            try (NDManager scope = state.newSubManager()) {
-                NDArray wide = projector.toNDArray(scope).toType(DataType.FLOAT64, true);
-                wide.attach(state);
-                projectors.put(layer, wide);
-            }
+            projectors.put(layer, NullSpaceProjector.compute(state, c0.get(layer), settings.nullSpaceThreshold(), settings.relativeThreshold()));
         }
         return projectors;
     }

@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.DataType;
 import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -53,6 +54,11 @@ class SolvesTest {
 
     private static NDArray nd(DMatrixRMaj m) {
         return new FloatMatrix(m.numRows, m.numCols, toFloats(m)).toNDArray(manager);
+    }
+
+    private static DMatrixRMaj dense(NDArray matrix) {
+        return new DMatrixRMaj(Math.toIntExact(matrix.getShape().get(0)), Math.toIntExact(matrix.getShape().get(1)), true,
+                matrix.toType(DataType.FLOAT64, false).toDoubleArray());
     }
 
     private static FloatMatrix fm(DMatrixRMaj m) {
@@ -155,8 +161,8 @@ class SolvesTest {
         DMatrixRMaj c0 = new DMatrixRMaj(MLP, MLP);
         CommonOps_DDRM.multTransB(preserved, preserved, c0);
         DMatrixRMaj cp = moment(random, 5);
-        FloatMatrix projector = NullSpaceProjector.compute(fm(c0), 1e-6, true);
-        DMatrixRMaj p = PruneRestraint.toDouble(projector);
+        NDArray projector = NullSpaceProjector.compute(manager, fm(c0), 1e-6, true);
+        DMatrixRMaj p = dense(projector);
         DMatrixRMaj pc0 = new DMatrixRMaj(MLP, MLP);
         CommonOps_DDRM.mult(p, c0, pc0);
         assertEquals(0, CommonOps_DDRM.elementMaxAbs(pc0), 1e-3, "P annihilates C0");
@@ -185,13 +191,50 @@ class SolvesTest {
         for (int i = 0; i < MLP; i++) {
             kept.add(i, i, ridge);
         }
-        LowRankDelta delta = AlphaEditSolve.solve(2, nd(r), nd(k), projector.toNDArray(manager).toType(DataType.FLOAT64, false),
+        LowRankDelta delta = AlphaEditSolve.solve(2, nd(r), nd(k), projector,
                 RunningInverse.of(nd(kept), manager));
         assertDenseEquals(expected, delta, 1e-4);
         DMatrixRMaj change = PruneRestraint.toDouble(FloatMatrix.of(delta.dense(manager)));
         DMatrixRMaj onPreserved = new DMatrixRMaj(DIM, 6);
         CommonOps_DDRM.mult(change, preserved, onPreserved);
         assertEquals(0, CommonOps_DDRM.elementMaxAbs(onPreserved), 1e-3, "preserved keys see no change");
+    }
+
+    /** Wider than one Rayleigh–Ritz step takes whole, with more directions above the threshold than the first block holds. */
+    @Test
+    void theIteratedProjectorMatchesTheOneFromAFullEigendecomposition() {
+        int n = 700;
+        Random random = new Random(11);
+        var qr = DecompositionFactory_DDRM.qr(n, n);
+        qr.decompose(random(random, n, n));
+        DMatrixRMaj basis = qr.getQ(null, false);
+        DMatrixRMaj scaled = basis.copy();
+        int above = 0;
+        for (int column = 0; column < n; column++) {
+            // 150 eigenvalues from 1 down to just above the threshold, a gap of ten, a tail falling to 1e-15,
+            // then exact zeros: a preserved-knowledge spectrum, with the gap that makes P well defined
+            double value = column < 150 ? Math.pow(10, -column / 50.0)
+                    : column < 600 ? 1e-4 * Math.pow(10, -(column - 150) / 40.0) : 0;
+            above += value >= 1e-3 ? 1 : 0;
+            for (int row = 0; row < n; row++) {
+                scaled.set(row, column, basis.get(row, column) * value);
+            }
+        }
+        DMatrixRMaj c0 = new DMatrixRMaj(n, n);
+        CommonOps_DDRM.multTransB(scaled, basis, c0);
+        DMatrixRMaj top = CommonOps_DDRM.extract(basis, 0, n, 0, above);
+        DMatrixRMaj expected = CommonOps_DDRM.identity(n);
+        DMatrixRMaj topTop = new DMatrixRMaj(n, n);
+        CommonOps_DDRM.multTransB(top, top, topTop);
+        CommonOps_DDRM.subtractEquals(expected, topTop);
+
+        DMatrixRMaj p = dense(NullSpaceProjector.compute(manager, fm(c0), 1e-3, true));
+        assertEquals(n - above, CommonOps_DDRM.trace(p), 1e-6, "dimension of the null space");
+        DMatrixRMaj difference = new DMatrixRMaj(n, n);
+        CommonOps_DDRM.subtract(p, expected, difference);
+        // C0 goes in as float32: its eigenvectors move by about that rounding over the gap at the threshold.
+        assertEquals(0, CommonOps_DDRM.elementMaxAbs(difference), 1e-3, "P equals I - V V^T of the exact eigenvectors");
+        assertEquals(150, above);
     }
 
     /** Pending keys folded in after every batch, after every few, and not within the 30 batches at all. */
