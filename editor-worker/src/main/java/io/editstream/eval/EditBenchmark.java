@@ -90,13 +90,14 @@ public final class EditBenchmark {
      * right after their own batch that still are after all later ones (retention_first_100: of the first 100 edits
      * only); ppl_drift is the relative change of held-out perplexity; max_condition_number is over the edited
      * matrices at the end; seconds_per_edit is split into computing targets, solving and applying the updates
-     * (keys, solves, NSE's second pass) and PRUNE's restraint; target_nll is the mean NLL of target_new the target
+     * (keys, solves, NSE's second pass) and PRUNE's restraint; re_edited counts the requests NSE updated again in a
+     * second pass (0 for the others); target_nll is the mean NLL of target_new the target
      * optimisation reached (what the update is asked to write); trajectory holds the checkpoints along the way (the
      * last one is the end).
      */
     @JsonPropertyOrder({"efficacy", "generalization", "specificity", "efficacy_top1", "generalization_top1",
         "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
-        "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "target_nll", "peak_heap_mb", "trajectory"})
+        "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb", "trajectory"})
     public record Result(
             @JsonIgnore String algorithm,
             @JsonProperty("efficacy") double efficacy,
@@ -113,6 +114,7 @@ public final class EditBenchmark {
             @JsonProperty("target_seconds_per_edit") double targetSecondsPerEdit,
             @JsonProperty("update_seconds_per_edit") double updateSecondsPerEdit,
             @JsonProperty("restraint_seconds_per_edit") double restraintSecondsPerEdit,
+            @JsonProperty("re_edited") int reEdited,
             @JsonProperty("target_nll") double targetNll,
             @JsonProperty("peak_heap_mb") double peakHeapMb,
             @JsonProperty("trajectory") List<Checkpoint> trajectory) {
@@ -160,6 +162,7 @@ public final class EditBenchmark {
         double updateSeconds = 0;
         double restraintSeconds = 0;
         double targetNllSum = 0;
+        int reEdited = 0;
         long lastLog = System.nanoTime();
         int lookahead = settings.batchSize() * Math.max(1, LOOKAHEAD / settings.batchSize());
         try (Editor editor = Editor.create(algorithm, model, hyperparameters, c0, manager, settings.seed())) {
@@ -180,6 +183,7 @@ public final class EditBenchmark {
                 targetSeconds += stats.targetSeconds();
                 updateSeconds += stats.updateSeconds();
                 restraintSeconds += stats.restraintSeconds();
+                reEdited += stats.reEdited();
                 targetNllSum += stats.meanTargetNllAfter() * batch.size();
                 List<CounterFactEvaluation.CaseResult> now = CounterFactEvaluation.evaluate(scorer, batch,
                         new CounterFactEvaluation.Baseline(baseline.neighborhoodPredictions().subList(start, start + batch.size())));
@@ -217,7 +221,7 @@ public final class EditBenchmark {
         return new Result(algorithm, last.efficacy(), last.generalization(), last.specificity(), last.efficacyTop1(),
                 last.generalizationTop1(), last.specificityTop1(), end.retention(), last.retentionFirst100(),
                 last.pplDrift(), maxCondition, editSeconds / cases.size(), targetSeconds / cases.size(), updateSeconds / cases.size(),
-                restraintSeconds / cases.size(), targetNllSum / cases.size(), peakHeapMb, trajectory);
+                restraintSeconds / cases.size(), reEdited, targetNllSum / cases.size(), peakHeapMb, trajectory);
     }
 
     private record Measured(Checkpoint checkpoint, double retention) {
@@ -274,7 +278,7 @@ public final class EditBenchmark {
     public static String table(List<Result> results) {
         String[] names = {"efficacy", "generalization", "specificity", "efficacy_top1", "generalization_top1",
             "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
-            "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "target_nll", "peak_heap_mb"};
+            "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb"};
         StringBuilder out = new StringBuilder(String.format(Locale.ROOT, "%-28s", "measure"));
         for (Result result : results) {
             out.append(String.format(Locale.ROOT, "%14s", result.algorithm()));
@@ -316,6 +320,7 @@ public final class EditBenchmark {
             case "target_seconds_per_edit" -> r.targetSecondsPerEdit();
             case "update_seconds_per_edit" -> r.updateSecondsPerEdit();
             case "restraint_seconds_per_edit" -> r.restraintSecondsPerEdit();
+            case "re_edited" -> r.reEdited();
             case "target_nll" -> r.targetNll();
             case "peak_heap_mb" -> r.peakHeapMb();
             default -> throw new IllegalArgumentException(name);

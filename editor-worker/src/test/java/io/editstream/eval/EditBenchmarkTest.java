@@ -74,12 +74,13 @@ class EditBenchmarkTest {
             written.get("nse+prune").fieldNames().forEachRemaining(keys::add);
             assertEquals(List.of("efficacy", "generalization", "specificity", "efficacy_top1", "generalization_top1",
                     "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
-                    "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "target_nll", "peak_heap_mb", "trajectory"), keys);
+                    "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb", "trajectory"), keys);
             JsonNode pruned = written.get("nse+prune");
             assertEquals(pruned.get("seconds_per_edit").asDouble(), pruned.get("target_seconds_per_edit").asDouble()
                     + pruned.get("update_seconds_per_edit").asDouble() + pruned.get("restraint_seconds_per_edit").asDouble(),
                     0.2 * pruned.get("seconds_per_edit").asDouble(), "the parts add up to about the whole");
             assertTrue(pruned.get("restraint_seconds_per_edit").asDouble() > 0, "PRUNE's restraint is timed");
+            assertEquals(0, written.get("memit").get("re_edited").asInt(), "MEMIT never re-edits");
             assertEquals(2, written.get("memit").get("trajectory").size());
             assertEquals(results.get(0).efficacy(), written.get("memit").get("efficacy").asDouble());
             String table = EditBenchmark.table(results);
