@@ -35,7 +35,7 @@ final class NullSpaceProjector {
     private static final Logger log = LoggerFactory.getLogger(NullSpaceProjector.class);
 
     /** Residual ‖C0 v − θ v‖ accepted for every kept eigenvector, relative to the largest eigenvalue. */
-    static final double TOLERANCE = 1e-7;
+    private static final double TOLERANCE = 1e-7;
     /** The block's smallest Ritz value must be at most this fraction of the threshold (the convergence ratio). */
     private static final double GAP = 0.25;
     private static final int INITIAL_BLOCK = 128;
@@ -84,7 +84,7 @@ final class NullSpaceProjector {
                                         + "{} subspace iterations of a block of {}",
                                 n - above, n, cutoff, largest, iteration, block);
                         NDArray kept = vectors.get(new NDIndex(":, :{}", above));
-                        NDArray projector = scope.eye(n).toType(DataType.FLOAT64, false).sub(kept.matMul(kept.transpose()));
+                        NDArray projector = scope.eye(n, n, 0, DataType.FLOAT64).sub(kept.matMul(kept.transpose()));
                         NDScope.unregister(projector);
                         projector.attach(manager);
                         return projector;
@@ -114,9 +114,7 @@ final class NullSpaceProjector {
     /** Largest ‖C0 v_i − θ_i v_i‖ over the first {@code count} Ritz pairs. */
     private static double worstResidual(NDArray aq, NDArray q, double[] values, int count) {
         NDIndex first = new NDIndex(":, :{}", count);
-        double[] theta = new double[count];
-        System.arraycopy(values, 0, theta, 0, count);
-        NDArray scaled = q.get(first).mul(q.getManager().create(theta));
+        NDArray scaled = q.get(first).mul(q.getManager().create(Arrays.copyOf(values, count)));
         return aq.get(first).sub(scaled).norm(new int[] {0}).max().getDouble();
     }
 
@@ -126,7 +124,7 @@ final class NullSpaceProjector {
      * Cholesky QR three times (Fukaya et al.), so the large products stay on Y's device and only the
      * Gram matrix's Cholesky runs here.
      */
-    static NDArray orthonormalize(NDArray y, Random random) {
+    private static NDArray orthonormalize(NDArray y, Random random) {
         long rows = y.getShape().get(0);
         int cols = Math.toIntExact(y.getShape().get(1));
         double[] norms = y.norm(new int[] {0}).toDoubleArray();

@@ -2,7 +2,6 @@ package io.editstream.edit;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.editstream.model.LanguageModel;
 import java.util.ArrayList;
