@@ -65,8 +65,23 @@ public record EditHyperparameters(
      * @param residualLower  a request is re-edited when ‖z − h_L‖ lies in [lower, upper] after a pass
      * @param residualUpper  above it, the edit is considered hopeless for another pass
      * @param maxPasses      at most this many passes
+     * @param targets        which weights the targets z come from (default: θ0, as in the paper)
      */
-    public record Nse(double lambda, double neuronFraction, double residualLower, double residualUpper, int maxPasses) {
+    public record Nse(double lambda, double neuronFraction, double residualLower, double residualUpper, int maxPasses,
+                      NseTargets targets) {
+        public Nse {
+            targets = targets == null ? NseTargets.ORIGINAL_WEIGHTS : targets;
+        }
+    }
+
+    /** Where NSE's target residuals z come from. */
+    public enum NseTargets {
+        /** z optimised on θ0; the residual z − h_L on the current weights also undoes their drift at the subject (the paper). */
+        ORIGINAL_WEIGHTS,
+        /** δ optimised on θ0, added to h_L on the current weights: the drift at the subject stays. */
+        ORIGINAL_SHIFTED,
+        /** z optimised on the current weights, as MEMIT does. */
+        CURRENT_WEIGHTS
     }
 
     /**

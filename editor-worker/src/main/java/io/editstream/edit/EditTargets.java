@@ -36,8 +36,17 @@ final class EditTargets {
     private static final double BETA2 = 0.999;
     private static final double EPSILON = 1e-8;
 
-    /** z of one request and what the optimisation reached. */
-    record Target(float[] z, double initialNll, double finalNll, int steps) {
+    /** z of one request, the h_L it was optimised from (z − h = δ), and what the optimisation reached. */
+    record Target(float[] z, float[] hidden, double initialNll, double finalNll, int steps) {
+
+        /** The same δ on top of another h_L. */
+        Target shiftedTo(float[] otherHidden) {
+            float[] moved = new float[z.length];
+            for (int i = 0; i < z.length; i++) {
+                moved[i] = otherHidden[i] + (z[i] - hidden[i]);
+            }
+            return new Target(moved, otherHidden, initialNll, finalNll, steps);
+        }
     }
 
     private EditTargets() {
@@ -69,7 +78,7 @@ final class EditTargets {
             }
             log.debug("target for '{}' -> '{}': NLL {} -> {} in {} steps, |δ|/|h| = {}", requests.get(r).filledPrompt(),
                     requests.get(r).targetNew(), state.initialNll[r], state.nll[r], state.steps[r], Math.sqrt(deltaNorm) / state.hiddenNorm[r]);
-            targets.add(new Target(z, state.initialNll[r], state.nll[r], state.steps[r]));
+            targets.add(new Target(z, state.hidden[r].clone(), state.initialNll[r], state.nll[r], state.steps[r]));
         }
         return targets;
     }

@@ -15,8 +15,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The MEMIT family of sequential editors: targets z after the last edit layer, then, layer by layer in
  * ascending order, keys K, residuals R = (Z − H_L) / (layers remaining), a solved update ΔW, and
- * Cp += K Kᵀ. NSE computes targets on the original weights and re-edits requests still short of their
- * target; AlphaEdit projects onto C0's null space; PRUNE optionally restrains the accumulated change.
+ * Cp += K Kᵀ. NSE computes targets on the original weights (unless its settings say otherwise, for ablations)
+ * and re-edits requests still short of their target; AlphaEdit projects onto C0's null space; PRUNE optionally
+ * restrains the accumulated change.
  */
 final class SequentialEditor implements Editor {
 
@@ -98,7 +99,7 @@ final class SequentialEditor implements Editor {
 
     @Override
     public void prepare(List<EditRequest> upcoming) {
-        if (algorithm != Algorithm.NSE) {
+        if (!targetsFromOriginalWeights()) {
             return;
         }
         List<EditRequest> missing = upcoming.stream().distinct().filter(request -> !prepared.containsKey(request)).toList();
@@ -117,10 +118,13 @@ final class SequentialEditor implements Editor {
         }
         long started = System.nanoTime();
         List<EditTargets.Target> targets;
-        if (algorithm == Algorithm.NSE) {
+        if (targetsFromOriginalWeights()) {
             prepare(batch);
             targets = batch.stream().map(prepared::get).toList();
             batch.forEach(prepared::remove);
+            if (hyperparameters.nse().targets() == EditHyperparameters.NseTargets.ORIGINAL_SHIFTED) {
+                targets = shiftedToCurrentWeights(batch, targets);
+            }
         } else {
             targets = targets(batch);
         }
@@ -236,6 +240,22 @@ final class SequentialEditor implements Editor {
                     model.setMlpOutputWeight(layer, current.get(layer).toNDArray(scope));
                 }
             }
+        }
+    }
+
+    private boolean targetsFromOriginalWeights() {
+        return algorithm == Algorithm.NSE && hyperparameters.nse().targets() != EditHyperparameters.NseTargets.CURRENT_WEIGHTS;
+    }
+
+    /** Each target's δ (optimised on θ0) moved onto h_L of the current weights. */
+    private List<EditTargets.Target> shiftedToCurrentWeights(List<EditRequest> batch, List<EditTargets.Target> targets) {
+        try (NDManager scope = state.newSubManager()) {
+            NDArray reached = EditKeys.residualAtSubject(scope, model, batch, hyperparameters.targetLayer()).transpose();
+            List<EditTargets.Target> shifted = new ArrayList<>();
+            for (int j = 0; j < batch.size(); j++) {
+                shifted.add(targets.get(j).shiftedTo(reached.get(j).toFloatArray()));
+            }
+            return shifted;
         }
     }
 

@@ -31,4 +31,19 @@ class EditHyperparametersTest {
         IllegalArgumentException message = assertThrows(IllegalArgumentException.class, () -> EditHyperparameters.load(broken.toString()));
         assertTrue(message.getMessage().contains("broken.json"), message.getMessage());
     }
+
+    @Test
+    void nseTargetsComeFromTheOriginalWeightsUnlessTheFileSaysOtherwise(@TempDir Path dir) throws Exception {
+        assertEquals(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS, EditHyperparameters.load("llama2c-stories").nse().targets());
+        String testbed;
+        try (InputStream in = EditHyperparameters.class.getResourceAsStream("/hyperparameters/testbed.json")) {
+            testbed = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+        String current = testbed.replace("\"maxPasses\"", "\"targets\": \"CURRENT_WEIGHTS\", \"maxPasses\"");
+        Path file = Files.writeString(dir.resolve("current.json"), current);
+        assertEquals(EditHyperparameters.NseTargets.CURRENT_WEIGHTS, EditHyperparameters.load(file.toString()).nse().targets());
+        Path unknown = Files.writeString(dir.resolve("unknown.json"), current.replace("CURRENT_WEIGHTS", "SOMEWHERE"));
+        IllegalArgumentException message = assertThrows(IllegalArgumentException.class, () -> EditHyperparameters.load(unknown.toString()));
+        assertTrue(message.getMessage().contains("unknown.json"), message.getMessage());
+    }
 }

@@ -112,6 +112,42 @@ class EditorsOnStoriesTest {
         assertFalse(deltas.get(0).isEmpty());
     }
 
+    @Test
+    void nseTargetSourcesAgreeOnTheFirstEditAndPartOnceEarlierEditsMovedTheWeights() {
+        Map<EditHyperparameters.NseTargets, List<LowRankDelta>> first = new HashMap<>();
+        Map<EditHyperparameters.NseTargets, List<LowRankDelta>> second = new HashMap<>();
+        for (EditHyperparameters.NseTargets source : EditHyperparameters.NseTargets.values()) {
+            EditHyperparameters.Nse nse = Stories.HYPERPARAMETERS.nse();
+            EditHyperparameters settings = withNse(new EditHyperparameters.Nse(nse.lambda(), nse.neuronFraction(),
+                    nse.residualLower(), nse.residualUpper(), nse.maxPasses(), source));
+            try (LanguageModel model = Stories.load(); NDManager scope = manager.newSubManager();
+                 Editor editor = Editor.create("nse", model, settings, c0, scope, 1)) {
+                first.put(source, editor.apply(List.of(LILY_EATS_SOUP)).deltas());
+                second.put(source, editor.apply(List.of(SUE_WAS_SAD)).deltas());
+                ContinuationScorer scorer = new ContinuationScorer(model, scope);
+                assertEquals(1.0, scorer.score(new ContinuationScorer.Query(SUE_WAS_SAD.filledPrompt(), SUE_WAS_SAD.targetNew())).accuracy(),
+                        source + " writes the second edit");
+            }
+        }
+        try (NDManager scope = manager.newSubManager()) {
+            for (EditHyperparameters.NseTargets source : EditHyperparameters.NseTargets.values()) {
+                for (int i = 0; i < first.get(source).size(); i++) {
+                    float[] paper = FloatMatrix.of(first.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS).get(i).dense(scope)).data();
+                    float[] other = FloatMatrix.of(first.get(source).get(i).dense(scope)).data();
+                    assertArrayEquals(paper, other, 1e-4f, source + ": before any edit the current weights are θ0");
+                }
+            }
+            assertNotEquals(second.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS), second.get(EditHyperparameters.NseTargets.ORIGINAL_SHIFTED));
+            assertNotEquals(second.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS), second.get(EditHyperparameters.NseTargets.CURRENT_WEIGHTS));
+        }
+    }
+
+    private static EditHyperparameters withNse(EditHyperparameters.Nse nse) {
+        EditHyperparameters h = Stories.HYPERPARAMETERS;
+        return new EditHyperparameters(h.description(), h.layers(), h.lambda(), h.target(), h.contextTemplates(), h.secondMoment(),
+                nse, h.alphaEdit(), h.prune());
+    }
+
     private static Map<Integer, FloatMatrix> mlpWeights(LanguageModel model, NDManager scope) {
         Map<Integer, FloatMatrix> weights = new HashMap<>();
         for (int layer = 0; layer < model.config().layers(); layer++) {
