@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.editstream.model.LanguageModel;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -250,10 +251,12 @@ final class SequentialEditor implements Editor {
     /** Each target's δ (optimised on θ0) moved onto h_L of the current weights. */
     private List<EditTargets.Target> shiftedToCurrentWeights(List<EditRequest> batch, List<EditTargets.Target> targets) {
         try (NDManager scope = state.newSubManager()) {
-            NDArray reached = EditKeys.residualAtSubject(scope, model, batch, hyperparameters.targetLayer()).transpose();
+            // one read of the [n, dim] block, not one per request
+            float[] reached = EditKeys.residualAtSubject(scope, model, batch, hyperparameters.targetLayer()).transpose().toFloatArray();
+            int dim = reached.length / batch.size();
             List<EditTargets.Target> shifted = new ArrayList<>();
             for (int j = 0; j < batch.size(); j++) {
-                shifted.add(targets.get(j).shiftedTo(reached.get(j).toFloatArray()));
+                shifted.add(targets.get(j).shiftedTo(Arrays.copyOfRange(reached, j * dim, (j + 1) * dim)));
             }
             return shifted;
         }

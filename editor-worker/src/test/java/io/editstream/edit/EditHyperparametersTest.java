@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -37,7 +38,7 @@ class EditHyperparametersTest {
         assertEquals(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS, EditHyperparameters.load("llama2c-stories").nse().targets());
         String testbed;
         try (InputStream in = EditHyperparameters.class.getResourceAsStream("/hyperparameters/testbed.json")) {
-            testbed = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            testbed = new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
         String current = testbed.replace("\"maxPasses\"", "\"targets\": \"CURRENT_WEIGHTS\", \"maxPasses\"");
         Path file = Files.writeString(dir.resolve("current.json"), current);
