@@ -81,7 +81,12 @@ public record EditHyperparameters(
         /** δ optimised on θ0, added to h_L on the current weights: the drift at the subject stays. */
         ORIGINAL_SHIFTED,
         /** z optimised on the current weights, as MEMIT does. */
-        CURRENT_WEIGHTS
+        CURRENT_WEIGHTS,
+        /**
+         * δ optimised on the current weights with the subject's h_L put back to θ0's, z = h_L(θ0) + δ: the drift at
+         * the subject is undone, and the edit asks only for what the edited model still needs.
+         */
+        CURRENT_ANCHORED
     }
 
     /**

@@ -28,6 +28,10 @@ import org.slf4j.LoggerFactory;
  * reaches only its own rows, so its gradient, its Adam moments, its clamp and its early stop are those of optimising
  * it alone, while the small per-step passes that dominate the cost are shared. Requests that stopped leave the passes
  * (once half of a pass has), so a batch costs about what its requests' own steps cost, not its slowest one's.
+ *
+ * <p>Anchored at θ0 ({@link #computeAnchored}), the optimisation runs on the current weights with each subject's h_L put
+ * back to θ0's, and z = h_L(θ0) + δ: the edit undoes the drift at its subject, as targets on θ0 do, but asks only for
+ * what the edited model still needs; the KL term then keeps θ0's P(· | "{subject} is a").
  */
 final class EditTargets {
 
@@ -49,12 +53,29 @@ final class EditTargets {
         }
     }
 
+    /** θ0's forward pass, for targets anchored at θ0. */
+    @FunctionalInterface
+    interface OriginalWeights {
+        ForwardResult forward(NDManager scope, TokenBatch batch, Probe probe);
+    }
+
     private EditTargets() {
     }
 
     /** The targets of {@code requests}, in their order. */
     static List<Target> compute(NDManager manager, LanguageModel model, List<EditRequest> requests, List<String> contextPrefixes,
                                 int layer, EditHyperparameters.Target settings) {
+        return compute(manager, model, requests, contextPrefixes, layer, settings, null);
+    }
+
+    /** The targets of {@code requests} anchored at θ0, whose forward pass {@code original} runs. */
+    static List<Target> computeAnchored(NDManager manager, LanguageModel model, List<EditRequest> requests, List<String> contextPrefixes,
+                                        int layer, EditHyperparameters.Target settings, OriginalWeights original) {
+        return compute(manager, model, requests, contextPrefixes, layer, settings, original);
+    }
+
+    private static List<Target> compute(NDManager manager, LanguageModel model, List<EditRequest> requests, List<String> contextPrefixes,
+                                        int layer, EditHyperparameters.Target settings, OriginalWeights original) {
         int count = requests.size();
         int dim = model.config().dim();
         Optimisation state = new Optimisation(count, dim);
@@ -64,7 +85,7 @@ final class EditTargets {
         }
         // Requests that stopped leave the passes: once half of those in a pass are done, the rest go on in a smaller one
         while (state.step < settings.steps() && !active.isEmpty()) {
-            optimise(manager, model, requests, active, contextPrefixes, layer, settings, state);
+            optimise(manager, model, requests, active, contextPrefixes, layer, settings, original, state);
             active = active.stream().filter(r -> !state.done[r]).toList();
         }
         List<Target> targets = new ArrayList<>();
@@ -115,7 +136,8 @@ final class EditTargets {
      * until all stop, the step budget is spent, or half of them stopped.
      */
     private static void optimise(NDManager manager, LanguageModel model, List<EditRequest> requests, List<Integer> active,
-                                 List<String> contextPrefixes, int layer, EditHyperparameters.Target settings, Optimisation state) {
+                                 List<String> contextPrefixes, int layer, EditHyperparameters.Target settings,
+                                 OriginalWeights original, Optimisation state) {
         TextTokenizer tokenizer = model.tokenizer();
         int count = active.size();
         // Rows per request: the prompt behind every context prefix, teacher-forced with the target minus its last
@@ -189,6 +211,11 @@ final class EditTargets {
             Probe logitsOnly = Probe.none().logitsAt(logitRows, logitPositions);
             ForwardResult initial = model.forward(scope, batch, logitsOnly.captureResidual(layer));
             NDArray lookupResidual = initial.residual(layer);
+            // anchored: every row's subject starts from θ0's h_L, and θ0's logits are the KL reference
+            ForwardResult reference = original == null ? initial : original.forward(scope, batch, logitsOnly.captureResidual(layer));
+            NDArray referenceResidual = reference.residual(layer);
+            NDArray anchor = original == null ? null
+                    : PromptTokens.atPositions(scope, referenceResidual, positions).sub(PromptTokens.atPositions(scope, lookupResidual, positions));
             int dim = model.config().dim();
             float[] maxNorm = new float[count];
             float[] decayWeight = new float[count];
@@ -197,7 +224,7 @@ final class EditTargets {
             float[] startSecond = new float[count * dim];
             for (int r = 0; r < count; r++) {
                 int request = active.get(r);
-                NDArray h = lookupResidual.get(new NDIndex(firstRow[r], positions[firstRow[r]]));
+                NDArray h = referenceResidual.get(new NDIndex(firstRow[r], positions[firstRow[r]]));
                 state.hidden[request] = h.toFloatArray();
                 state.hiddenNorm[request] = h.norm().getFloat();
                 maxNorm[r] = (float) (settings.clampNormFactor() * state.hiddenNorm[request]);
@@ -206,7 +233,7 @@ final class EditTargets {
                 System.arraycopy(state.firstMoment[request], 0, startFirst, r * dim, dim);
                 System.arraycopy(state.secondMoment[request], 0, startSecond, r * dim, dim);
             }
-            NDArray klInitial = initial.logits().get(klLogits).logSoftmax(-1);
+            NDArray klInitial = reference.logits().get(klLogits).logSoftmax(-1);
             NDArray klFactor = GraphConstants.scalar(scope, (float) settings.klFactor());
             NDArray decayWeights = GraphConstants.of(scope, decayWeight, new Shape(count));
 
@@ -222,7 +249,8 @@ final class EditTargets {
                 try (NDManager stepScope = scope.newSubManager();
                      GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                     // blocks up to the edit layer do not see δ (it is added after them): resume above them
-                    Probe resumed = logitsOnly.resumeAfter(layer, lookupResidual).addToResidual(layer, spread.matMul(delta), positions);
+                    NDArray added = anchor == null ? spread.matMul(delta) : spread.matMul(delta).add(anchor);
+                    Probe resumed = logitsOnly.resumeAfter(layer, lookupResidual).addToResidual(layer, added, positions);
                     NDArray logProbs = model.forward(stepScope, batch, resumed).logits().logSoftmax(-1);
                     NDArray picked = logProbs.get(predicted).gather(tokenIndex, 1);
                     NDArray nllLoss = tokenWeights.matMul(picked).reshape(count).neg();

@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -220,14 +221,23 @@ final class SequentialEditor implements Editor {
     }
 
     private List<EditTargets.Target> targets(List<EditRequest> batch) {
+        if (algorithm == Algorithm.NSE && hyperparameters.nse().targets() == EditHyperparameters.NseTargets.CURRENT_ANCHORED) {
+            return EditTargets.computeAnchored(state, model, batch, contextPrefixes, hyperparameters.targetLayer(), hyperparameters.target(),
+                    (scope, tokens, probe) -> onOriginalWeights(() -> model.forward(scope, tokens, probe)));
+        }
         return EditTargets.compute(state, model, batch, contextPrefixes, hyperparameters.targetLayer(), hyperparameters.target());
     }
 
-    /**
-     * NSE's targets come from θ0, never from drifted weights. Only the edit layers' MLP output projections
-     * ever change, so θ0 is restored by swapping them in and the current ones back afterwards.
-     */
+    /** NSE's targets come from θ0, never from drifted weights. */
     private List<EditTargets.Target> targetsOnOriginalWeights(List<EditRequest> batch) {
+        return onOriginalWeights(() -> targets(batch));
+    }
+
+    /**
+     * Only the edit layers' MLP output projections ever change, so θ0 is restored by swapping them in and the
+     * current ones back afterwards.
+     */
+    private <T> T onOriginalWeights(Supplier<T> computation) {
         Map<Integer, FloatMatrix> current = new LinkedHashMap<>();
         try (NDManager scope = state.newSubManager()) {
             for (int layer : hyperparameters.layers()) {
@@ -235,7 +245,7 @@ final class SequentialEditor implements Editor {
                 model.setMlpOutputWeight(layer, originalWeights.get(layer).toNDArray(scope));
             }
             try {
-                return targets(batch);
+                return computation.get();
             } finally {
                 for (int layer : hyperparameters.layers()) {
                     model.setMlpOutputWeight(layer, current.get(layer).toNDArray(scope));
@@ -245,7 +255,8 @@ final class SequentialEditor implements Editor {
     }
 
     private boolean targetsFromOriginalWeights() {
-        return algorithm == Algorithm.NSE && hyperparameters.nse().targets() != EditHyperparameters.NseTargets.CURRENT_WEIGHTS;
+        return algorithm == Algorithm.NSE && (hyperparameters.nse().targets() == EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS
+                || hyperparameters.nse().targets() == EditHyperparameters.NseTargets.ORIGINAL_SHIFTED);
     }
 
     /** Each target's δ (optimised on θ0) moved onto h_L of the current weights. */

@@ -139,6 +139,9 @@ class EditorsOnStoriesTest {
             }
             assertNotEquals(second.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS), second.get(EditHyperparameters.NseTargets.ORIGINAL_SHIFTED));
             assertNotEquals(second.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS), second.get(EditHyperparameters.NseTargets.CURRENT_WEIGHTS));
+            // anchored: optimised on the current weights like MEMIT's, but from θ0's h at the subject, so neither of the two
+            assertNotEquals(second.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS), second.get(EditHyperparameters.NseTargets.CURRENT_ANCHORED));
+            assertNotEquals(second.get(EditHyperparameters.NseTargets.CURRENT_WEIGHTS), second.get(EditHyperparameters.NseTargets.CURRENT_ANCHORED));
         }
     }
 
