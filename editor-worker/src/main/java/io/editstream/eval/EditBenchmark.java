@@ -93,11 +93,12 @@ public final class EditBenchmark {
      * (keys, solves, NSE's second pass) and PRUNE's restraint; re_edited counts the requests NSE updated again in a
      * second pass (0 for the others); target_nll is the mean NLL of target_new the target
      * optimisation reached (what the update is asked to write); trajectory holds the checkpoints along the way (the
-     * last one is the end).
+     * last one is the end); failed_cases names the cases whose probability comparison fails after all edits, so two
+     * algorithms of a run can be compared case by case ({@link PairedComparison}).
      */
     @JsonPropertyOrder({"efficacy", "generalization", "specificity", "efficacy_top1", "generalization_top1",
         "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
-        "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb", "trajectory"})
+        "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb", "trajectory", "failed_cases"})
     public record Result(
             @JsonIgnore String algorithm,
             @JsonProperty("efficacy") double efficacy,
@@ -117,10 +118,45 @@ public final class EditBenchmark {
             @JsonProperty("re_edited") int reEdited,
             @JsonProperty("target_nll") double targetNll,
             @JsonProperty("peak_heap_mb") double peakHeapMb,
-            @JsonProperty("trajectory") List<Checkpoint> trajectory) {
+            @JsonProperty("trajectory") List<Checkpoint> trajectory,
+            @JsonProperty("failed_cases") FailedCases failedCases) {
 
         public Result {
             trajectory = List.copyOf(trajectory);
+        }
+    }
+
+    /** CounterFact case ids whose probability comparison fails, per measure, in the order they were edited. */
+    @JsonPropertyOrder({"efficacy", "generalization", "specificity"})
+    public record FailedCases(
+            @JsonProperty("efficacy") List<Integer> efficacy,
+            @JsonProperty("generalization") List<Integer> generalization,
+            @JsonProperty("specificity") List<Integer> specificity) {
+
+        public FailedCases {
+            efficacy = List.copyOf(efficacy);
+            generalization = List.copyOf(generalization);
+            specificity = List.copyOf(specificity);
+        }
+
+        static FailedCases of(List<CounterFactRecord> cases, List<CounterFactEvaluation.CaseResult> results) {
+            List<Integer> efficacy = new ArrayList<>();
+            List<Integer> generalization = new ArrayList<>();
+            List<Integer> specificity = new ArrayList<>();
+            for (int i = 0; i < cases.size(); i++) {
+                int id = cases.get(i).caseId();
+                CounterFactEvaluation.CaseResult result = results.get(i);
+                if (!result.efficacy()) {
+                    efficacy.add(id);
+                }
+                if (!result.generalization()) {
+                    generalization.add(id);
+                }
+                if (!result.specificity()) {
+                    specificity.add(id);
+                }
+            }
+            return new FailedCases(efficacy, generalization, specificity);
         }
     }
 
@@ -221,10 +257,10 @@ public final class EditBenchmark {
         return new Result(algorithm, last.efficacy(), last.generalization(), last.specificity(), last.efficacyTop1(),
                 last.generalizationTop1(), last.specificityTop1(), end.retention(), last.retentionFirst100(),
                 last.pplDrift(), maxCondition, editSeconds / cases.size(), targetSeconds / cases.size(), updateSeconds / cases.size(),
-                restraintSeconds / cases.size(), reEdited, targetNllSum / cases.size(), peakHeapMb, trajectory);
+                restraintSeconds / cases.size(), reEdited, targetNllSum / cases.size(), peakHeapMb, trajectory, end.failedCases());
     }
 
-    private record Measured(Checkpoint checkpoint, double retention) {
+    private record Measured(Checkpoint checkpoint, double retention, FailedCases failedCases) {
     }
 
     /** Measures the cases edited so far (the first {@code edited.size()}) as they stand now. */
@@ -239,7 +275,7 @@ public final class EditBenchmark {
         return new Measured(new Checkpoint(edited.size(), summary.efficacy(), summary.generalization(), summary.specificity(),
                 summary.efficacyTop1(), summary.generalizationTop1(), summary.specificityTop1(),
                 retention(now, efficaciousAtOnce, Math.min(100, edited.size())), (perplexity - perplexityBefore) / perplexityBefore),
-                retention(now, efficaciousAtOnce, edited.size()));
+                retention(now, efficaciousAtOnce, edited.size()), FailedCases.of(edited, now));
     }
 
     /** Of the first {@code count} edits that were efficacious right after their batch, the share that still are. */
@@ -299,6 +335,31 @@ public final class EditBenchmark {
                     out.append(String.format(Locale.ROOT, "%-12s%8d%10.4f%10.4f%10.4f%10.4f%10.4f%n", result.algorithm(),
                             c.edits(), c.efficacy(), c.generalization(), c.specificity(), c.retentionFirst100(), c.pplDrift()));
                 }
+            }
+        }
+        out.append(pairedAgainstMemit(results));
+        return out.toString();
+    }
+
+    /** Each other algorithm of the run against MEMIT, case by case, where MEMIT was run. */
+    private static String pairedAgainstMemit(List<Result> results) {
+        Result memit = results.stream().filter(r -> r.algorithm().equals("memit")).findFirst().orElse(null);
+        if (memit == null || results.size() < 2) {
+            return "";
+        }
+        StringBuilder out = new StringBuilder(String.format(Locale.ROOT,
+                "%nagainst memit, case by case after all edits (holds for it only / for memit only, exact McNemar p)%n"));
+        for (Result result : results) {
+            if (result == memit) {
+                continue;
+            }
+            List<PairedComparison> comparisons = List.of(
+                    PairedComparison.of("efficacy", result.failedCases().efficacy(), memit.failedCases().efficacy()),
+                    PairedComparison.of("generalization", result.failedCases().generalization(), memit.failedCases().generalization()),
+                    PairedComparison.of("specificity", result.failedCases().specificity(), memit.failedCases().specificity()));
+            for (PairedComparison c : comparisons) {
+                out.append(String.format(Locale.ROOT, "%-12s%-16s%+6d  (%d / %d, p %.3f)%n", result.algorithm(), c.measure(),
+                        c.difference(), c.onlyFirst(), c.onlySecond(), c.pValue()));
             }
         }
         return out.toString();

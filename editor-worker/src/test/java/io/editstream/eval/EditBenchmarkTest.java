@@ -74,7 +74,7 @@ class EditBenchmarkTest {
             written.get("nse+prune").fieldNames().forEachRemaining(keys::add);
             assertEquals(List.of("efficacy", "generalization", "specificity", "efficacy_top1", "generalization_top1",
                     "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
-                    "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb", "trajectory"), keys);
+                    "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb", "trajectory", "failed_cases"), keys);
             JsonNode pruned = written.get("nse+prune");
             assertEquals(pruned.get("seconds_per_edit").asDouble(), pruned.get("target_seconds_per_edit").asDouble()
                     + pruned.get("update_seconds_per_edit").asDouble() + pruned.get("restraint_seconds_per_edit").asDouble(),
@@ -83,9 +83,20 @@ class EditBenchmarkTest {
             assertEquals(0, written.get("memit").get("re_edited").asInt(), "MEMIT never re-edits");
             assertEquals(2, written.get("memit").get("trajectory").size());
             assertEquals(results.get(0).efficacy(), written.get("memit").get("efficacy").asDouble());
+            for (EditBenchmark.Result result : results) {
+                // every case id a run lists is one of its cases, and the lists agree with the fractions
+                List<Integer> ids = cases.stream().map(CounterFactRecord::caseId).toList();
+                EditBenchmark.FailedCases failed = result.failedCases();
+                assertTrue(ids.containsAll(failed.efficacy()) && ids.containsAll(failed.generalization())
+                        && ids.containsAll(failed.specificity()), failed.toString());
+                assertEquals(result.efficacy(), 1 - (double) failed.efficacy().size() / cases.size(), 1e-12);
+                assertEquals(result.generalization(), 1 - (double) failed.generalization().size() / cases.size(), 1e-12);
+                assertEquals(result.specificity(), 1 - (double) failed.specificity().size() / cases.size(), 1e-12);
+            }
+            assertEquals(results.get(1).failedCases().specificity().size(), written.get("nse+prune").get("failed_cases").get("specificity").size());
             String table = EditBenchmark.table(results);
             assertTrue(table.contains("memit") && table.contains("nse+prune") && table.contains("ppl_drift")
-                    && table.contains("ret. 100"), table);
+                    && table.contains("ret. 100") && table.contains("against memit, case by case"), table);
         }
     }
 }
