@@ -86,7 +86,12 @@ public record EditHyperparameters(
          * δ optimised on the current weights with the subject's h_L put back to θ0's, z = h_L(θ0) + δ: the drift at
          * the subject is undone, and the edit asks only for what the edited model still needs.
          */
-        CURRENT_ANCHORED
+        CURRENT_ANCHORED;
+
+        /** Whether δ is optimised on θ0 itself, so the targets can be computed ahead of the edits they belong to. */
+        public boolean optimisedOnOriginalWeights() {
+            return this == ORIGINAL_WEIGHTS || this == ORIGINAL_SHIFTED;
+        }
     }
 
     /**

@@ -255,8 +255,7 @@ final class SequentialEditor implements Editor {
     }
 
     private boolean targetsFromOriginalWeights() {
-        return algorithm == Algorithm.NSE && (hyperparameters.nse().targets() == EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS
-                || hyperparameters.nse().targets() == EditHyperparameters.NseTargets.ORIGINAL_SHIFTED);
+        return algorithm == Algorithm.NSE && hyperparameters.nse().targets().optimisedOnOriginalWeights();
     }
 
     /** Each target's δ (optimised on θ0) moved onto h_L of the current weights. */
