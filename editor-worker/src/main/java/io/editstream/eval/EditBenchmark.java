@@ -20,10 +20,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -94,11 +96,13 @@ public final class EditBenchmark {
      * second pass (0 for the others); target_nll is the mean NLL of target_new the target
      * optimisation reached (what the update is asked to write); trajectory holds the checkpoints along the way (the
      * last one is the end); failed_cases names the cases whose probability comparison fails after all edits, so two
-     * algorithms of a run can be compared case by case ({@link PairedComparison}).
+     * algorithms of a run can be compared case by case ({@link PairedComparison}); rewritten_neighbourhoods names the
+     * cases whose neighbourhood fact another edit of the run rewrites ({@link RewrittenNeighbours}), and
+     * specificity_untouched is specificity over the other cases' neighbourhood prompts.
      */
-    @JsonPropertyOrder({"efficacy", "generalization", "specificity", "efficacy_top1", "generalization_top1",
+    @JsonPropertyOrder({"efficacy", "generalization", "specificity", "specificity_untouched", "efficacy_top1", "generalization_top1",
         "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
-        "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb", "trajectory", "failed_cases"})
+        "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb", "trajectory", "failed_cases", "rewritten_neighbourhoods"})
     public record Result(
             @JsonIgnore String algorithm,
             @JsonProperty("efficacy") double efficacy,
@@ -119,10 +123,26 @@ public final class EditBenchmark {
             @JsonProperty("target_nll") double targetNll,
             @JsonProperty("peak_heap_mb") double peakHeapMb,
             @JsonProperty("trajectory") List<Checkpoint> trajectory,
-            @JsonProperty("failed_cases") FailedCases failedCases) {
+            @JsonProperty("failed_cases") FailedCases failedCases,
+            @JsonProperty("rewritten_neighbourhoods") List<Integer> rewrittenNeighbourhoods) {
 
         public Result {
             trajectory = List.copyOf(trajectory);
+            rewrittenNeighbourhoods = List.copyOf(rewrittenNeighbourhoods);
+        }
+
+        /** The cases whose neighbourhood prompt fails, leaving out those another edit of the run rewrites. */
+        @JsonIgnore
+        public List<Integer> failedUntouchedSpecificity() {
+            Set<Integer> rewritten = new HashSet<>(rewrittenNeighbourhoods);
+            return failedCases.specificity().stream().filter(id -> !rewritten.contains(id)).toList();
+        }
+
+        /** Specificity over the neighbourhood prompts no edit of the run rewrites (NaN when every one is). */
+        @JsonProperty("specificity_untouched")
+        public double specificityUntouched() {
+            int untouched = trajectory.get(trajectory.size() - 1).edits() - rewrittenNeighbourhoods.size();
+            return untouched == 0 ? Double.NaN : 1 - (double) failedUntouchedSpecificity().size() / untouched;
         }
     }
 
@@ -169,17 +189,20 @@ public final class EditBenchmark {
             throw new IllegalArgumentException("dataset has " + dataset.size() + " cases, " + settings.edits() + " edits asked");
         }
         List<CounterFactRecord> cases = dataset.subList(0, settings.edits());
+        List<Integer> rewritten = RewrittenNeighbours.of(cases);
+        log.info("{} of the {} neighbourhood prompts ask for a fact another edit of the run rewrites", rewritten.size(), cases.size());
+        log.debug("cases whose neighbourhood fact the run rewrites: {}", rewritten);
         List<Result> results = new ArrayList<>();
         for (String algorithm : algorithms) {
             try (LanguageModel model = source.open(); NDManager scope = manager.newSubManager()) {
-                results.add(runOne(algorithm, model, scope, cases, settings));
+                results.add(runOne(algorithm, model, scope, cases, rewritten, settings));
             }
         }
         return results;
     }
 
     private static Result runOne(String algorithm, LanguageModel model, NDManager manager,
-                                 List<CounterFactRecord> cases, Settings settings) {
+                                 List<CounterFactRecord> cases, List<Integer> rewritten, Settings settings) {
         EditHyperparameters hyperparameters = settings.hyperparameters();
         int[] layers = hyperparameters.layerArray();
         Map<Integer, FloatMatrix> c0 = SecondMomentStats.loadOrCompute(manager, model, layers,
@@ -255,9 +278,9 @@ public final class EditBenchmark {
         }
         Checkpoint last = end.checkpoint();
         return new Result(algorithm, last.efficacy(), last.generalization(), last.specificity(), last.efficacyTop1(),
-                last.generalizationTop1(), last.specificityTop1(), end.retention(), last.retentionFirst100(),
-                last.pplDrift(), maxCondition, editSeconds / cases.size(), targetSeconds / cases.size(), updateSeconds / cases.size(),
-                restraintSeconds / cases.size(), reEdited, targetNllSum / cases.size(), peakHeapMb, trajectory, end.failedCases());
+                last.generalizationTop1(), last.specificityTop1(), end.retention(), last.retentionFirst100(), last.pplDrift(), maxCondition, editSeconds / cases.size(), targetSeconds / cases.size(), updateSeconds / cases.size(),
+                restraintSeconds / cases.size(), reEdited, targetNllSum / cases.size(), peakHeapMb, trajectory, end.failedCases(),
+                rewritten);
     }
 
     private record Measured(Checkpoint checkpoint, double retention, FailedCases failedCases) {
@@ -312,7 +335,7 @@ public final class EditBenchmark {
 
     /** The results side by side: one column per algorithm, one row per measure. */
     public static String table(List<Result> results) {
-        String[] names = {"efficacy", "generalization", "specificity", "efficacy_top1", "generalization_top1",
+        String[] names = {"efficacy", "generalization", "specificity", "specificity_untouched", "efficacy_top1", "generalization_top1",
             "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
             "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb"};
         StringBuilder out = new StringBuilder(String.format(Locale.ROOT, "%-28s", "measure"));
@@ -356,7 +379,8 @@ public final class EditBenchmark {
             List<PairedComparison> comparisons = List.of(
                     PairedComparison.of("efficacy", result.failedCases().efficacy(), memit.failedCases().efficacy()),
                     PairedComparison.of("generalization", result.failedCases().generalization(), memit.failedCases().generalization()),
-                    PairedComparison.of("specificity", result.failedCases().specificity(), memit.failedCases().specificity()));
+                    PairedComparison.of("specificity", result.failedCases().specificity(), memit.failedCases().specificity()),
+                    PairedComparison.of("spec. untouched", result.failedUntouchedSpecificity(), memit.failedUntouchedSpecificity()));
             for (PairedComparison c : comparisons) {
                 out.append(String.format(Locale.ROOT, "%-12s%-16s%+6d  (%d / %d, p %.3f)%n", result.algorithm(), c.measure(),
                         c.difference(), c.onlyFirst(), c.onlySecond(), c.pValue()));
@@ -370,6 +394,7 @@ public final class EditBenchmark {
             case "efficacy" -> r.efficacy();
             case "generalization" -> r.generalization();
             case "specificity" -> r.specificity();
+            case "specificity_untouched" -> r.specificityUntouched();
             case "efficacy_top1" -> r.efficacyTop1();
             case "generalization_top1" -> r.generalizationTop1();
             case "specificity_top1" -> r.specificityTop1();

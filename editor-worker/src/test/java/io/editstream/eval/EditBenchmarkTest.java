@@ -72,9 +72,10 @@ class EditBenchmarkTest {
             JsonNode written = new ObjectMapper().readTree(json.toFile());
             List<String> keys = new ArrayList<>();
             written.get("nse+prune").fieldNames().forEachRemaining(keys::add);
-            assertEquals(List.of("efficacy", "generalization", "specificity", "efficacy_top1", "generalization_top1",
+            assertEquals(List.of("efficacy", "generalization", "specificity", "specificity_untouched", "efficacy_top1", "generalization_top1",
                     "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
-                    "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb", "trajectory", "failed_cases"), keys);
+                    "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb", "trajectory", "failed_cases",
+                    "rewritten_neighbourhoods"), keys);
             JsonNode pruned = written.get("nse+prune");
             assertEquals(pruned.get("seconds_per_edit").asDouble(), pruned.get("target_seconds_per_edit").asDouble()
                     + pruned.get("update_seconds_per_edit").asDouble() + pruned.get("restraint_seconds_per_edit").asDouble(),
@@ -92,11 +93,14 @@ class EditBenchmarkTest {
                 assertEquals(result.efficacy(), 1 - (double) failed.efficacy().size() / cases.size(), 1e-12);
                 assertEquals(result.generalization(), 1 - (double) failed.generalization().size() / cases.size(), 1e-12);
                 assertEquals(result.specificity(), 1 - (double) failed.specificity().size() / cases.size(), 1e-12);
+                // no case edits the subject of another's neighbourhood prompt: every neighbour counts
+                assertEquals(List.of(), result.rewrittenNeighbourhoods());
+                assertEquals(result.specificity(), result.specificityUntouched(), 1e-12);
             }
             assertEquals(results.get(1).failedCases().specificity().size(), written.get("nse+prune").get("failed_cases").get("specificity").size());
             String table = EditBenchmark.table(results);
             assertTrue(table.contains("memit") && table.contains("nse+prune") && table.contains("ppl_drift")
-                    && table.contains("ret. 100") && table.contains("against memit, case by case"), table);
+                    && table.contains("ret. 100") && table.contains("against memit, case by case") && table.contains("spec. untouched"), table);
         }
     }
 }
