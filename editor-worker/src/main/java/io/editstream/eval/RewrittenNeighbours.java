@@ -7,14 +7,14 @@ import java.util.List;
  * The cases of a run whose neighbourhood prompt asks for a fact that another case of the same run rewrites.
  *
  * <p>A CounterFact neighbourhood prompt asks another subject's fact with the same true object, and in a long
- * sequential run that other subject is sometimes edited too: case 297 of the edit split keeps "Celebrity Deathmatch
- * premieres on" → MTV while case 776 rewrites Celebrity Deathmatch from MTV to CBS. After both edits the prompt can
- * only hold if case 776's edit failed to generalise, so it measures that edit, not case 297's specificity.
+ * sequential run that other subject is sometimes edited too: case 664 of the edit split keeps "Celebrity Deathmatch
+ * premieres on" → MTV while case 1665 rewrites Celebrity Deathmatch from MTV to CBS. After both edits the prompt can
+ * only hold if case 1665's edit failed to generalise, so it measures that edit, not case 664's specificity.
  *
  * <p>Without relation ids in the EasyEdit format, "the same fact" is read as: the other case's subject appears in the
  * neighbourhood prompt as whole words and its true object is the prompt's answer. Neighbours that merely share a
- * subject's words with a different answer (case 132's "In United Nations General Assembly, an official language is" →
- * French against case 556's United Nations, Spanish) stay in: an edit reaching them is a specificity failure.
+ * subject's words with a different answer (case 307's "In United Nations General Assembly, an official language is" →
+ * French against case 1216's United Nations, Spanish) stay in: an edit reaching them is a specificity failure.
  */
 public final class RewrittenNeighbours {
 

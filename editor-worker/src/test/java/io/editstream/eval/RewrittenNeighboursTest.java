@@ -17,16 +17,16 @@ class RewrittenNeighboursTest {
     @Test
     void findsNeighbourhoodFactsAnotherEditOfTheRunRewrites() {
         List<CounterFactRecord> cases = List.of(
-                // edit split case 297: its neighbour is the fact case 776 rewrites
-                record(297, "Valemont debuted on", "Valemont", "MTV", "CBS", "Celebrity Deathmatch premieres on", "MTV"),
-                record(776, "Celebrity Deathmatch premiered on", "Celebrity Deathmatch", "MTV", "CBS",
+                // edit split case 664: its neighbour is the fact case 1665 rewrites
+                record(664, "Valemont debuted on", "Valemont", "MTV", "CBS", "Celebrity Deathmatch premieres on", "MTV"),
+                record(1665, "Celebrity Deathmatch premiered on", "Celebrity Deathmatch", "MTV", "CBS",
                         "Daria premiered on", "MTV"),
                 // the same words with another answer: a different fact, a neighbour an edit must leave alone
-                record(423, "Lancia 037 is produced by", "Lancia 037", "Fiat", "Nintendo", "Chrysler 200 EV, produced by", "Fiat"),
-                record(923, "Chrysler 200, developed by", "Chrysler 200", "Chrysler", "Nokia", "Dodge Neon, developed by", "Chrysler"),
+                record(942, "Lancia 037 is produced by", "Lancia 037", "Fiat", "Nintendo", "Chrysler 200 EV, produced by", "Fiat"),
+                record(1996, "Chrysler 200, developed by", "Chrysler 200", "Chrysler", "Nokia", "Dodge Neon, developed by", "Chrysler"),
                 // the subject only inside a longer word: not named
                 record(5, "Ada speaks", "Ada", "English", "French", "Canada's people speak", "English"));
-        assertEquals(List.of(297), RewrittenNeighbours.of(cases));
+        assertEquals(List.of(664), RewrittenNeighbours.of(cases));
         assertEquals(List.of(), RewrittenNeighbours.of(cases.subList(0, 1)), "the rewriting case is not in this run");
     }
 
