@@ -127,7 +127,9 @@ public final class BenchEditCommand implements Callable<Integer> {
             EditBenchmark.Settings settings = new EditBenchmark.Settings(edits, batch, seed, chosen, c0Text, cacheDir, heldOutText, PERPLEXITY_TOKENS, checkpointEvery);
             List<EditBenchmark.Result> results = EditBenchmark.run(modelOptions::load, manager, algorithms, cases, settings);
             PrintWriter out = spec.commandLine().getOut();
-            out.printf("%d edits in batches of %d on %s (%s)%n", edits, batch, model, chosen.description());
+            // the settings' description (where they were tuned) runs to pages: the values that shape a run say enough here
+            out.printf("%d edits in batches of %d on %s (edit layers %s, λ %s, NSE λ %s)%n", edits, batch, model,
+                    chosen.layers(), chosen.lambda(), chosen.nse().lambda());
             out.print(EditBenchmark.table(results));
             out.flush();
             if (json != null) {
