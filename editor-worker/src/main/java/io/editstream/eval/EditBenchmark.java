@@ -278,7 +278,8 @@ public final class EditBenchmark {
         }
         Checkpoint last = end.checkpoint();
         return new Result(algorithm, last.efficacy(), last.generalization(), last.specificity(), last.efficacyTop1(),
-                last.generalizationTop1(), last.specificityTop1(), end.retention(), last.retentionFirst100(), last.pplDrift(), maxCondition, editSeconds / cases.size(), targetSeconds / cases.size(), updateSeconds / cases.size(),
+                last.generalizationTop1(), last.specificityTop1(), end.retention(), last.retentionFirst100(),
+                last.pplDrift(), maxCondition, editSeconds / cases.size(), targetSeconds / cases.size(), updateSeconds / cases.size(),
                 restraintSeconds / cases.size(), reEdited, targetNllSum / cases.size(), peakHeapMb, trajectory, end.failedCases(),
                 rewritten);
     }
