@@ -86,11 +86,18 @@ public record EditHyperparameters(
          * δ optimised on the current weights with the subject's h_L put back to θ0's, z = h_L(θ0) + δ: the drift at
          * the subject is undone, and the edit asks only for what the edited model still needs.
          */
-        CURRENT_ANCHORED;
+        CURRENT_ANCHORED,
+        /**
+         * z optimised on θ0 and on the current weights, and per request the one whose residual z − h_L on the current
+         * weights is shorter, of those that reach an NLL below 1 (the lower NLL if neither does): the edit asks only
+         * for what the edited model still needs while its own targets are reachable, and falls back to θ0's once
+         * earlier edits have bent it.
+         */
+        SHORTER_RESIDUAL;
 
-        /** Whether δ is optimised on θ0 itself, so the targets can be computed ahead of the edits they belong to. */
+        /** Whether δ is optimised on θ0, so (θ0's) targets can be computed ahead of the edits they belong to. */
         public boolean optimisedOnOriginalWeights() {
-            return this == ORIGINAL_WEIGHTS || this == ORIGINAL_SHIFTED;
+            return this == ORIGINAL_WEIGHTS || this == ORIGINAL_SHIFTED || this == SHORTER_RESIDUAL;
         }
     }
 

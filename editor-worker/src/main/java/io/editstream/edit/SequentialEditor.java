@@ -38,6 +38,10 @@ final class SequentialEditor implements Editor {
     private final List<String> contextPrefixes;
     /** NSE's targets computed ahead by {@link #prepare}, taken (and removed) when their request is applied. */
     private final Map<EditRequest, EditTargets.Target> prepared = new HashMap<>();
+    /** A target that reached an NLL of target_new below this is one the edit can write. */
+    private static final double REACHED_NLL = 1.0;
+    private int targetsFromCurrent;
+    private int targetsChosen;
 
     SequentialEditor(String name, Algorithm algorithm, boolean prune, LanguageModel model,
                      EditHyperparameters hyperparameters, Map<Integer, FloatMatrix> c0, NDManager parent, long seed) {
@@ -126,6 +130,8 @@ final class SequentialEditor implements Editor {
             batch.forEach(prepared::remove);
             if (hyperparameters.nse().targets() == EditHyperparameters.NseTargets.ORIGINAL_SHIFTED) {
                 targets = shiftedToCurrentWeights(batch, targets);
+            } else if (hyperparameters.nse().targets() == EditHyperparameters.NseTargets.SHORTER_RESIDUAL) {
+                targets = shorterResiduals(batch, targets);
             }
         } else {
             targets = targets(batch);
@@ -270,6 +276,46 @@ final class SequentialEditor implements Editor {
             }
             return shifted;
         }
+    }
+
+    /** Per request, θ0's target or the current weights' one, whichever asks the shorter write of those that reach. */
+    private List<EditTargets.Target> shorterResiduals(List<EditRequest> batch, List<EditTargets.Target> original) {
+        List<EditTargets.Target> current = EditTargets.compute(state, model, batch, contextPrefixes, hyperparameters.targetLayer(), hyperparameters.target());
+        try (NDManager scope = state.newSubManager()) {
+            float[] reached = EditKeys.residualAtSubject(scope, model, batch, hyperparameters.targetLayer()).transpose().toFloatArray();
+            int dim = reached.length / batch.size();
+            List<EditTargets.Target> chosen = new ArrayList<>();
+            int fromCurrent = 0;
+            for (int j = 0; j < batch.size(); j++) {
+                float[] h = Arrays.copyOfRange(reached, j * dim, (j + 1) * dim);
+                EditTargets.Target a = original.get(j);
+                EditTargets.Target b = current.get(j);
+                boolean aReaches = a.finalNll() < REACHED_NLL;
+                boolean bReaches = b.finalNll() < REACHED_NLL;
+                boolean takeCurrent = aReaches == bReaches
+                        ? (aReaches ? distance(b.z(), h) < distance(a.z(), h) : b.finalNll() < a.finalNll())
+                        : bReaches;
+                chosen.add(takeCurrent ? b : a);
+                fromCurrent += takeCurrent ? 1 : 0;
+                log.debug("{} '{}': residual {} (θ0, NLL {}) / {} (current, NLL {}) -> {}", name, batch.get(j).filledPrompt(),
+                        distance(a.z(), h), a.finalNll(), distance(b.z(), h), b.finalNll(), takeCurrent ? "current" : "θ0");
+            }
+            targetsFromCurrent += fromCurrent;
+            targetsChosen += batch.size();
+            if (targetsChosen / 100 != (targetsChosen - batch.size()) / 100) {
+                log.info("{}: {} of {} targets so far from the current weights", name, targetsFromCurrent, targetsChosen);
+            }
+            return chosen;
+        }
+    }
+
+    private static double distance(float[] a, float[] b) {
+        double sum = 0;
+        for (int i = 0; i < a.length; i++) {
+            double d = a[i] - b[i];
+            sum += d * d;
+        }
+        return Math.sqrt(sum);
     }
 
     /** NSE: the requests whose residual ‖z − h_L‖ is still within the bounds worth another pass. */

@@ -12,6 +12,7 @@ import io.editstream.eval.ContinuationScorer;
 import io.editstream.eval.Locality;
 import io.editstream.model.LanguageModel;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -142,7 +143,21 @@ class EditorsOnStoriesTest {
             // anchored: optimised on the current weights like MEMIT's, but from θ0's h at the subject, so neither of the two
             assertNotEquals(second.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS), second.get(EditHyperparameters.NseTargets.CURRENT_ANCHORED));
             assertNotEquals(second.get(EditHyperparameters.NseTargets.CURRENT_WEIGHTS), second.get(EditHyperparameters.NseTargets.CURRENT_ANCHORED));
+            // the shorter residual takes one of the two targets whole, so its edit is exactly that target's
+            float[] shorter = dense(second.get(EditHyperparameters.NseTargets.SHORTER_RESIDUAL), scope);
+            boolean asOriginal = Arrays.equals(shorter, dense(second.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS), scope));
+            boolean asCurrent = Arrays.equals(shorter, dense(second.get(EditHyperparameters.NseTargets.CURRENT_WEIGHTS), scope));
+            assertTrue(asOriginal || asCurrent, "the shorter residual's edit is θ0's or the current weights' target's");
         }
+    }
+
+    private static float[] dense(List<LowRankDelta> deltas, NDManager scope) {
+        return deltas.stream().map(delta -> FloatMatrix.of(delta.dense(scope)).data())
+                .reduce(new float[0], (a, b) -> {
+                    float[] joined = Arrays.copyOf(a, a.length + b.length);
+                    System.arraycopy(b, 0, joined, a.length, b.length);
+                    return joined;
+                });
     }
 
     private static EditHyperparameters withNse(EditHyperparameters.Nse nse) {
