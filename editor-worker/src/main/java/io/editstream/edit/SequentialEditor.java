@@ -266,47 +266,52 @@ final class SequentialEditor implements Editor {
 
     /** Each target's δ (optimised on θ0) moved onto h_L of the current weights. */
     private List<EditTargets.Target> shiftedToCurrentWeights(List<EditRequest> batch, List<EditTargets.Target> targets) {
+        float[][] reached = currentResidualsAtSubject(batch);
+        List<EditTargets.Target> shifted = new ArrayList<>();
+        for (int j = 0; j < batch.size(); j++) {
+            shifted.add(targets.get(j).shiftedTo(reached[j]));
+        }
+        return shifted;
+    }
+
+    /** h_L at each request's subject on the current weights, in one read of the [n, dim] block, not one per request. */
+    private float[][] currentResidualsAtSubject(List<EditRequest> batch) {
         try (NDManager scope = state.newSubManager()) {
-            // one read of the [n, dim] block, not one per request
             float[] reached = EditKeys.residualAtSubject(scope, model, batch, hyperparameters.targetLayer()).transpose().toFloatArray();
             int dim = reached.length / batch.size();
-            List<EditTargets.Target> shifted = new ArrayList<>();
+            float[][] rows = new float[batch.size()][];
             for (int j = 0; j < batch.size(); j++) {
-                shifted.add(targets.get(j).shiftedTo(Arrays.copyOfRange(reached, j * dim, (j + 1) * dim)));
+                rows[j] = Arrays.copyOfRange(reached, j * dim, (j + 1) * dim);
             }
-            return shifted;
+            return rows;
         }
     }
 
     /** Per request, θ0's target or the current weights' one, whichever asks the shorter write of those that reach. */
     private List<EditTargets.Target> shorterResiduals(List<EditRequest> batch, List<EditTargets.Target> original) {
-        List<EditTargets.Target> current = EditTargets.compute(state, model, batch, contextPrefixes, hyperparameters.targetLayer(), hyperparameters.target());
-        try (NDManager scope = state.newSubManager()) {
-            float[] reached = EditKeys.residualAtSubject(scope, model, batch, hyperparameters.targetLayer()).transpose().toFloatArray();
-            int dim = reached.length / batch.size();
-            List<EditTargets.Target> chosen = new ArrayList<>();
-            int fromCurrent = 0;
-            for (int j = 0; j < batch.size(); j++) {
-                float[] h = Arrays.copyOfRange(reached, j * dim, (j + 1) * dim);
-                EditTargets.Target a = original.get(j);
-                EditTargets.Target b = current.get(j);
-                boolean aReaches = a.finalNll() < REACHED_NLL;
-                boolean bReaches = b.finalNll() < REACHED_NLL;
-                boolean takeCurrent = aReaches == bReaches
-                        ? (aReaches ? distance(b.z(), h) < distance(a.z(), h) : b.finalNll() < a.finalNll())
-                        : bReaches;
-                chosen.add(takeCurrent ? b : a);
-                fromCurrent += takeCurrent ? 1 : 0;
-                log.debug("{} '{}': residual {} (θ0, NLL {}) / {} (current, NLL {}) -> {}", name, batch.get(j).filledPrompt(),
-                        distance(a.z(), h), a.finalNll(), distance(b.z(), h), b.finalNll(), takeCurrent ? "current" : "θ0");
-            }
-            targetsFromCurrent += fromCurrent;
-            targetsChosen += batch.size();
-            if (targetsChosen / 100 != (targetsChosen - batch.size()) / 100) {
-                log.info("{}: {} of {} targets so far from the current weights", name, targetsFromCurrent, targetsChosen);
-            }
-            return chosen;
+        List<EditTargets.Target> current = targets(batch);
+        float[][] reached = currentResidualsAtSubject(batch);
+        List<EditTargets.Target> chosen = new ArrayList<>();
+        for (int j = 0; j < batch.size(); j++) {
+            EditTargets.Target a = original.get(j);
+            EditTargets.Target b = current.get(j);
+            double fromOriginal = distance(a.z(), reached[j]);
+            double fromCurrent = distance(b.z(), reached[j]);
+            boolean aReaches = a.finalNll() < REACHED_NLL;
+            boolean bReaches = b.finalNll() < REACHED_NLL;
+            boolean takeCurrent = aReaches == bReaches
+                    ? (aReaches ? fromCurrent < fromOriginal : b.finalNll() < a.finalNll())
+                    : bReaches;
+            chosen.add(takeCurrent ? b : a);
+            targetsFromCurrent += takeCurrent ? 1 : 0;
+            log.debug("{} '{}': residual {} (θ0, NLL {}) / {} (current, NLL {}) -> {}", name, batch.get(j).filledPrompt(),
+                    fromOriginal, a.finalNll(), fromCurrent, b.finalNll(), takeCurrent ? "current" : "θ0");
         }
+        targetsChosen += batch.size();
+        if (targetsChosen / 100 != (targetsChosen - batch.size()) / 100) {
+            log.info("{}: {} of {} targets so far from the current weights", name, targetsFromCurrent, targetsChosen);
+        }
+        return chosen;
     }
 
     private static double distance(float[] a, float[] b) {

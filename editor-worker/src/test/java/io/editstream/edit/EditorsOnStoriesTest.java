@@ -144,20 +144,23 @@ class EditorsOnStoriesTest {
             assertNotEquals(second.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS), second.get(EditHyperparameters.NseTargets.CURRENT_ANCHORED));
             assertNotEquals(second.get(EditHyperparameters.NseTargets.CURRENT_WEIGHTS), second.get(EditHyperparameters.NseTargets.CURRENT_ANCHORED));
             // the shorter residual takes one of the two targets whole, so its edit is exactly that target's
-            float[] shorter = dense(second.get(EditHyperparameters.NseTargets.SHORTER_RESIDUAL), scope);
-            boolean asOriginal = Arrays.equals(shorter, dense(second.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS), scope));
-            boolean asCurrent = Arrays.equals(shorter, dense(second.get(EditHyperparameters.NseTargets.CURRENT_WEIGHTS), scope));
+            List<LowRankDelta> shorter = second.get(EditHyperparameters.NseTargets.SHORTER_RESIDUAL);
+            boolean asOriginal = sameEdit(shorter, second.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS), scope);
+            boolean asCurrent = sameEdit(shorter, second.get(EditHyperparameters.NseTargets.CURRENT_WEIGHTS), scope);
             assertTrue(asOriginal || asCurrent, "the shorter residual's edit is θ0's or the current weights' target's");
         }
     }
 
-    private static float[] dense(List<LowRankDelta> deltas, NDManager scope) {
-        return deltas.stream().map(delta -> FloatMatrix.of(delta.dense(scope)).data())
-                .reduce(new float[0], (a, b) -> {
-                    float[] joined = Arrays.copyOf(a, a.length + b.length);
-                    System.arraycopy(b, 0, joined, a.length, b.length);
-                    return joined;
-                });
+    private static boolean sameEdit(List<LowRankDelta> a, List<LowRankDelta> b, NDManager scope) {
+        if (a.size() != b.size()) {
+            return false;
+        }
+        for (int i = 0; i < a.size(); i++) {
+            if (!Arrays.equals(FloatMatrix.of(a.get(i).dense(scope)).data(), FloatMatrix.of(b.get(i).dense(scope)).data())) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static EditHyperparameters withNse(EditHyperparameters.Nse nse) {
