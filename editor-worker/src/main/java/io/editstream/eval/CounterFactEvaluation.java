@@ -16,9 +16,26 @@ import java.util.List;
  */
 public final class CounterFactEvaluation {
 
-    /** One case's outcome. */
-    public record CaseResult(boolean efficacy, boolean generalization, boolean specificity,
+    /**
+     * One case's outcome. A margin is the mean-token NLL of the answer a measure wants the model to reject minus that
+     * of the one it wants preferred (target_true − target_new on the rewrite and paraphrase prompts, target_new −
+     * the true answer on the neighbourhood prompt), in nats: the probability comparison holds when it is positive,
+     * and its size says by how much, which still tells two editors apart where both hold on nearly every case.
+     */
+    public record CaseResult(double efficacyMargin, double generalizationMargin, double specificityMargin,
                              double efficacyTop1, double generalizationTop1, double specificityTop1) {
+
+        public boolean efficacy() {
+            return efficacyMargin > 0;
+        }
+
+        public boolean generalization() {
+            return generalizationMargin > 0;
+        }
+
+        public boolean specificity() {
+            return specificityMargin > 0;
+        }
     }
 
     /** The unedited model's top-1 predictions on each case's neighborhood prompt, taken before any edit. */
@@ -62,9 +79,9 @@ public final class CounterFactEvaluation {
                 agree += before[t] == after[t] ? 1 : 0;
             }
             results.add(new CaseResult(
-                    s.get(0).meanNll() < s.get(1).meanNll(),
-                    s.get(2).meanNll() < s.get(3).meanNll(),
-                    s.get(5).meanNll() < s.get(4).meanNll(),
+                    s.get(1).meanNll() - s.get(0).meanNll(),
+                    s.get(3).meanNll() - s.get(2).meanNll(),
+                    s.get(4).meanNll() - s.get(5).meanNll(),
                     s.get(0).accuracy(),
                     s.get(2).accuracy(),
                     (double) agree / Math.max(1, before.length)));

@@ -98,11 +98,13 @@ public final class EditBenchmark {
      * last one is the end); failed_cases names the cases whose probability comparison fails after all edits, so two
      * algorithms of a run can be compared case by case ({@link PairedComparison}); rewritten_neighbourhoods names the
      * cases whose neighbourhood fact another edit of the run rewrites ({@link RewrittenNeighbours}), and
-     * specificity_untouched is specificity over the other cases' neighbourhood prompts.
+     * specificity_untouched is specificity over the other cases' neighbourhood prompts; margins holds each case's
+     * margin per measure after all edits, in the order edited ({@link CounterFactEvaluation.CaseResult}), and the
+     * *_margin fields their means.
      */
     @JsonPropertyOrder({"efficacy", "generalization", "specificity", "specificity_untouched", "efficacy_top1", "generalization_top1",
-        "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
-        "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb", "trajectory", "failed_cases", "rewritten_neighbourhoods"})
+        "specificity_top1", "efficacy_margin", "generalization_margin", "specificity_margin", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
+        "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb", "trajectory", "failed_cases", "rewritten_neighbourhoods", "margins"})
     public record Result(
             @JsonIgnore String algorithm,
             @JsonProperty("efficacy") double efficacy,
@@ -124,7 +126,8 @@ public final class EditBenchmark {
             @JsonProperty("peak_heap_mb") double peakHeapMb,
             @JsonProperty("trajectory") List<Checkpoint> trajectory,
             @JsonProperty("failed_cases") FailedCases failedCases,
-            @JsonProperty("rewritten_neighbourhoods") List<Integer> rewrittenNeighbourhoods) {
+            @JsonProperty("rewritten_neighbourhoods") List<Integer> rewrittenNeighbourhoods,
+            @JsonProperty("margins") Margins margins) {
 
         public Result {
             trajectory = List.copyOf(trajectory);
@@ -143,6 +146,46 @@ public final class EditBenchmark {
         public double specificityUntouched() {
             int untouched = trajectory.get(trajectory.size() - 1).edits() - rewrittenNeighbourhoods.size();
             return untouched == 0 ? Double.NaN : 1 - (double) failedUntouchedSpecificity().size() / untouched;
+        }
+
+        @JsonProperty("efficacy_margin")
+        public double efficacyMargin() {
+            return mean(margins.efficacy());
+        }
+
+        @JsonProperty("generalization_margin")
+        public double generalizationMargin() {
+            return mean(margins.generalization());
+        }
+
+        @JsonProperty("specificity_margin")
+        public double specificityMargin() {
+            return mean(margins.specificity());
+        }
+
+        private static double mean(List<Double> values) {
+            return values.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+        }
+    }
+
+    /** Each edited case's margin per measure after all edits, in nats, in the order the cases were edited. */
+    @JsonPropertyOrder({"efficacy", "generalization", "specificity"})
+    public record Margins(
+            @JsonProperty("efficacy") List<Double> efficacy,
+            @JsonProperty("generalization") List<Double> generalization,
+            @JsonProperty("specificity") List<Double> specificity) {
+
+        public Margins {
+            efficacy = List.copyOf(efficacy);
+            generalization = List.copyOf(generalization);
+            specificity = List.copyOf(specificity);
+        }
+
+        static Margins of(List<CounterFactEvaluation.CaseResult> results) {
+            return new Margins(
+                    results.stream().map(CounterFactEvaluation.CaseResult::efficacyMargin).toList(),
+                    results.stream().map(CounterFactEvaluation.CaseResult::generalizationMargin).toList(),
+                    results.stream().map(CounterFactEvaluation.CaseResult::specificityMargin).toList());
         }
     }
 
@@ -281,10 +324,10 @@ public final class EditBenchmark {
                 last.generalizationTop1(), last.specificityTop1(), end.retention(), last.retentionFirst100(),
                 last.pplDrift(), maxCondition, editSeconds / cases.size(), targetSeconds / cases.size(), updateSeconds / cases.size(),
                 restraintSeconds / cases.size(), reEdited, targetNllSum / cases.size(), peakHeapMb, trajectory, end.failedCases(),
-                rewritten);
+                rewritten, end.margins());
     }
 
-    private record Measured(Checkpoint checkpoint, double retention, FailedCases failedCases) {
+    private record Measured(Checkpoint checkpoint, double retention, FailedCases failedCases, Margins margins) {
     }
 
     /** Measures the cases edited so far (the first {@code edited.size()}) as they stand now. */
@@ -299,7 +342,7 @@ public final class EditBenchmark {
         return new Measured(new Checkpoint(edited.size(), summary.efficacy(), summary.generalization(), summary.specificity(),
                 summary.efficacyTop1(), summary.generalizationTop1(), summary.specificityTop1(),
                 retention(now, efficaciousAtOnce, Math.min(100, edited.size())), (perplexity - perplexityBefore) / perplexityBefore),
-                retention(now, efficaciousAtOnce, edited.size()), FailedCases.of(edited, now));
+                retention(now, efficaciousAtOnce, edited.size()), FailedCases.of(edited, now), Margins.of(now));
     }
 
     /** Of the first {@code count} edits that were efficacious right after their batch, the share that still are. */
@@ -337,8 +380,8 @@ public final class EditBenchmark {
     /** The results side by side: one column per algorithm, one row per measure. */
     public static String table(List<Result> results) {
         String[] names = {"efficacy", "generalization", "specificity", "specificity_untouched", "efficacy_top1", "generalization_top1",
-            "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
-            "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb"};
+            "specificity_top1", "efficacy_margin", "generalization_margin", "specificity_margin", "retention",
+            "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit", "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb"};
         StringBuilder out = new StringBuilder(String.format(Locale.ROOT, "%-28s", "measure"));
         for (Result result : results) {
             out.append(String.format(Locale.ROOT, "%14s", result.algorithm()));
@@ -372,7 +415,8 @@ public final class EditBenchmark {
             return "";
         }
         StringBuilder out = new StringBuilder(String.format(Locale.ROOT,
-                "%nagainst memit, case by case after all edits (holds for it only / for memit only, exact McNemar p)%n"));
+                "%nagainst memit, case by case after all edits (holds for it only / for memit only, exact McNemar p;%n"
+                + "for a margin: larger for it / for memit, sign test p)%n"));
         for (Result result : results) {
             if (result == memit) {
                 continue;
@@ -381,7 +425,10 @@ public final class EditBenchmark {
                     PairedComparison.of("efficacy", result.failedCases().efficacy(), memit.failedCases().efficacy()),
                     PairedComparison.of("generalization", result.failedCases().generalization(), memit.failedCases().generalization()),
                     PairedComparison.of("specificity", result.failedCases().specificity(), memit.failedCases().specificity()),
-                    PairedComparison.of("spec. untouched", result.failedUntouchedSpecificity(), memit.failedUntouchedSpecificity()));
+                    PairedComparison.of("spec. untouched", result.failedUntouchedSpecificity(), memit.failedUntouchedSpecificity()),
+                    PairedComparison.ofMargins("efficacy margin", result.margins().efficacy(), memit.margins().efficacy()),
+                    PairedComparison.ofMargins("general. margin", result.margins().generalization(), memit.margins().generalization()),
+                    PairedComparison.ofMargins("spec. margin", result.margins().specificity(), memit.margins().specificity()));
             for (PairedComparison c : comparisons) {
                 out.append(String.format(Locale.ROOT, "%-12s%-16s%+6d  (%d / %d, p %.3f)%n", result.algorithm(), c.measure(),
                         c.difference(), c.onlyFirst(), c.onlySecond(), c.pValue()));
@@ -399,6 +446,9 @@ public final class EditBenchmark {
             case "efficacy_top1" -> r.efficacyTop1();
             case "generalization_top1" -> r.generalizationTop1();
             case "specificity_top1" -> r.specificityTop1();
+            case "efficacy_margin" -> r.efficacyMargin();
+            case "generalization_margin" -> r.generalizationMargin();
+            case "specificity_margin" -> r.specificityMargin();
             case "retention" -> r.retention();
             case "retention_first_100" -> r.retentionFirst100();
             case "ppl_drift" -> r.pplDrift();

@@ -73,9 +73,10 @@ class EditBenchmarkTest {
             List<String> keys = new ArrayList<>();
             written.get("nse+prune").fieldNames().forEachRemaining(keys::add);
             assertEquals(List.of("efficacy", "generalization", "specificity", "specificity_untouched", "efficacy_top1", "generalization_top1",
-                    "specificity_top1", "retention", "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit",
-                    "target_seconds_per_edit", "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb", "trajectory", "failed_cases",
-                    "rewritten_neighbourhoods"), keys);
+                    "specificity_top1", "efficacy_margin", "generalization_margin", "specificity_margin", "retention",
+                    "retention_first_100", "ppl_drift", "max_condition_number", "seconds_per_edit", "target_seconds_per_edit",
+                    "update_seconds_per_edit", "restraint_seconds_per_edit", "re_edited", "target_nll", "peak_heap_mb", "trajectory",
+                    "failed_cases", "rewritten_neighbourhoods", "margins"), keys);
             JsonNode pruned = written.get("nse+prune");
             assertEquals(pruned.get("seconds_per_edit").asDouble(), pruned.get("target_seconds_per_edit").asDouble()
                     + pruned.get("update_seconds_per_edit").asDouble() + pruned.get("restraint_seconds_per_edit").asDouble(),
@@ -96,11 +97,24 @@ class EditBenchmarkTest {
                 // no case edits the subject of another's neighbourhood prompt: every neighbour counts
                 assertEquals(List.of(), result.rewrittenNeighbourhoods());
                 assertEquals(result.specificity(), result.specificityUntouched(), 1e-12);
+                // a case fails a measure exactly where its margin is not positive, and the means are of those margins
+                EditBenchmark.Margins margins = result.margins();
+                for (int i = 0; i < cases.size(); i++) {
+                    int id = cases.get(i).caseId();
+                    assertEquals(failed.efficacy().contains(id), margins.efficacy().get(i) <= 0, "efficacy of case " + id);
+                    assertEquals(failed.generalization().contains(id), margins.generalization().get(i) <= 0, "generalization of case " + id);
+                    assertEquals(failed.specificity().contains(id), margins.specificity().get(i) <= 0, "specificity of case " + id);
+                }
+                assertEquals(margins.specificity().stream().mapToDouble(Double::doubleValue).sum() / cases.size(),
+                        result.specificityMargin(), 1e-12);
             }
+            assertEquals(cases.size(), written.get("memit").get("margins").get("generalization").size());
+            assertEquals(results.get(0).efficacyMargin(), written.get("memit").get("efficacy_margin").asDouble(), 1e-12);
             assertEquals(results.get(1).failedCases().specificity().size(), written.get("nse+prune").get("failed_cases").get("specificity").size());
             String table = EditBenchmark.table(results);
             assertTrue(table.contains("memit") && table.contains("nse+prune") && table.contains("ppl_drift")
-                    && table.contains("ret. 100") && table.contains("against memit, case by case") && table.contains("spec. untouched"), table);
+                    && table.contains("ret. 100") && table.contains("against memit, case by case") && table.contains("spec. untouched")
+                    && table.contains("spec. margin") && table.contains("specificity_margin"), table);
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.editstream.eval;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
@@ -15,6 +16,17 @@ class PairedComparisonTest {
         assertEquals(2, c.onlySecond(), "cases 1, 2 fail for the first only");
         assertEquals(1, c.difference());
         assertEquals(1.0, c.pValue(), 1e-12, "3 against 2 is no evidence either way");
+    }
+
+    @Test
+    void comparesMarginsCaseByCaseLeavingTiesOut() {
+        PairedComparison c = PairedComparison.ofMargins("specificity margin",
+                List.of(0.5, 1.0, -0.2, 2.0, 0.3), List.of(0.4, 1.0, -0.1, 1.0, 0.2));
+        assertEquals(3, c.onlyFirst(), "cases 0, 3 and 4 keep the larger margin with the first");
+        assertEquals(1, c.onlySecond(), "case 2 keeps it with the second; case 1 is a tie");
+        assertEquals(PairedComparison.exactMcNemar(3, 1), c.pValue(), 1e-15);
+        assertThrows(IllegalArgumentException.class,
+                () -> PairedComparison.ofMargins("efficacy margin", List.of(1.0), List.of(1.0, 2.0)));
     }
 
     @Test
