@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.IntStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -125,20 +126,30 @@ public final class EditBenchmark {
             @JsonProperty("target_nll") double targetNll,
             @JsonProperty("peak_heap_mb") double peakHeapMb,
             @JsonProperty("trajectory") List<Checkpoint> trajectory,
-            @JsonProperty("failed_cases") FailedCases failedCases,
+            @JsonIgnore List<Integer> caseIds,
             @JsonProperty("rewritten_neighbourhoods") List<Integer> rewrittenNeighbourhoods,
             @JsonProperty("margins") Margins margins) {
 
         public Result {
             trajectory = List.copyOf(trajectory);
+            caseIds = List.copyOf(caseIds);
             rewrittenNeighbourhoods = List.copyOf(rewrittenNeighbourhoods);
+            if (caseIds.size() != margins.efficacy().size()) {
+                throw new IllegalArgumentException(caseIds.size() + " cases, " + margins.efficacy().size() + " margins");
+            }
+        }
+
+        /** The cases whose probability comparison fails: those whose margin is not positive. */
+        @JsonProperty("failed_cases")
+        public FailedCases failedCases() {
+            return FailedCases.of(caseIds, margins);
         }
 
         /** The cases whose neighbourhood prompt fails, leaving out those another edit of the run rewrites. */
         @JsonIgnore
         public List<Integer> failedUntouchedSpecificity() {
             Set<Integer> rewritten = new HashSet<>(rewrittenNeighbourhoods);
-            return failedCases.specificity().stream().filter(id -> !rewritten.contains(id)).toList();
+            return failedCases().specificity().stream().filter(id -> !rewritten.contains(id)).toList();
         }
 
         /** Specificity over the neighbourhood prompts no edit of the run rewrites (NaN when every one is). */
@@ -202,24 +213,13 @@ public final class EditBenchmark {
             specificity = List.copyOf(specificity);
         }
 
-        static FailedCases of(List<CounterFactRecord> cases, List<CounterFactEvaluation.CaseResult> results) {
-            List<Integer> efficacy = new ArrayList<>();
-            List<Integer> generalization = new ArrayList<>();
-            List<Integer> specificity = new ArrayList<>();
-            for (int i = 0; i < cases.size(); i++) {
-                int id = cases.get(i).caseId();
-                CounterFactEvaluation.CaseResult result = results.get(i);
-                if (!result.efficacy()) {
-                    efficacy.add(id);
-                }
-                if (!result.generalization()) {
-                    generalization.add(id);
-                }
-                if (!result.specificity()) {
-                    specificity.add(id);
-                }
-            }
-            return new FailedCases(efficacy, generalization, specificity);
+        static FailedCases of(List<Integer> caseIds, Margins margins) {
+            return new FailedCases(failing(caseIds, margins.efficacy()), failing(caseIds, margins.generalization()),
+                    failing(caseIds, margins.specificity()));
+        }
+
+        private static List<Integer> failing(List<Integer> caseIds, List<Double> margins) {
+            return IntStream.range(0, caseIds.size()).filter(i -> margins.get(i) <= 0).mapToObj(caseIds::get).toList();
         }
     }
 
@@ -323,11 +323,11 @@ public final class EditBenchmark {
         return new Result(algorithm, last.efficacy(), last.generalization(), last.specificity(), last.efficacyTop1(),
                 last.generalizationTop1(), last.specificityTop1(), end.retention(), last.retentionFirst100(),
                 last.pplDrift(), maxCondition, editSeconds / cases.size(), targetSeconds / cases.size(), updateSeconds / cases.size(),
-                restraintSeconds / cases.size(), reEdited, targetNllSum / cases.size(), peakHeapMb, trajectory, end.failedCases(),
-                rewritten, end.margins());
+                restraintSeconds / cases.size(), reEdited, targetNllSum / cases.size(), peakHeapMb, trajectory,
+                cases.stream().map(CounterFactRecord::caseId).toList(), rewritten, end.margins());
     }
 
-    private record Measured(Checkpoint checkpoint, double retention, FailedCases failedCases, Margins margins) {
+    private record Measured(Checkpoint checkpoint, double retention, Margins margins) {
     }
 
     /** Measures the cases edited so far (the first {@code edited.size()}) as they stand now. */
@@ -342,7 +342,7 @@ public final class EditBenchmark {
         return new Measured(new Checkpoint(edited.size(), summary.efficacy(), summary.generalization(), summary.specificity(),
                 summary.efficacyTop1(), summary.generalizationTop1(), summary.specificityTop1(),
                 retention(now, efficaciousAtOnce, Math.min(100, edited.size())), (perplexity - perplexityBefore) / perplexityBefore),
-                retention(now, efficaciousAtOnce, edited.size()), FailedCases.of(edited, now), Margins.of(now));
+                retention(now, efficaciousAtOnce, edited.size()), Margins.of(now));
     }
 
     /** Of the first {@code count} edits that were efficacious right after their batch, the share that still are. */
