@@ -1,5 +1,7 @@
 package io.editstream.edit;
 
+import io.editstream.tensor.FloatMatrix;
+
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.stream.IntStream;

@@ -1,5 +1,7 @@
 package io.editstream.edit;
 
+import io.editstream.tensor.FloatMatrix;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;

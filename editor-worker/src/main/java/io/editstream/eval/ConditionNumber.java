@@ -1,6 +1,7 @@
 package io.editstream.eval;
 
-import io.editstream.edit.FloatMatrix;
+import io.editstream.tensor.FloatMatrix;
+
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.SingularOps_DDRM;
 

@@ -1,5 +1,7 @@
 package io.editstream.eval;
 
+import io.editstream.tensor.FloatMatrix;
+
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
@@ -9,7 +11,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.editstream.edit.EditHyperparameters;
 import io.editstream.edit.EditRequest;
 import io.editstream.edit.Editor;
-import io.editstream.edit.FloatMatrix;
+
 import io.editstream.edit.SecondMomentStats;
 import io.editstream.model.LanguageModel;
 import java.io.IOException;

@@ -4,11 +4,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.editstream.tensor.Sha256;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HexFormat;
@@ -59,12 +59,7 @@ public final class Weights implements AutoCloseable {
 
     /** sha256 over the name-sorted tensors' float32 values in little-endian order. */
     public String sha256() {
-        MessageDigest digest;
-        try {
-            digest = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK lacks SHA-256", e);
-        }
+        MessageDigest digest = Sha256.digest();
         for (NDArray array : tensors.values()) {
             ByteBuffer bytes = array.toByteBuffer().order(ByteOrder.nativeOrder());
             if (ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN) {

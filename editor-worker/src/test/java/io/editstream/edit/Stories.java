@@ -1,5 +1,7 @@
 package io.editstream.edit;
 
+import io.editstream.tensor.FloatMatrix;
+
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import io.editstream.model.LanguageModel;

@@ -1,11 +1,13 @@
 package io.editstream.eval;
 
+import io.editstream.tensor.FloatMatrix;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
-import io.editstream.edit.FloatMatrix;
+
 import io.editstream.edit.Stories;
 import io.editstream.edit.TextSampler;
 import io.editstream.model.LanguageModel;

@@ -1,9 +1,11 @@
 package io.editstream.train;
 
+import io.editstream.tensor.FloatMatrix;
+
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import io.editstream.edit.FloatMatrix;
+
 import io.editstream.edit.NeuronSelection;
 import io.editstream.eval.CounterFactReader;
 import io.editstream.eval.CounterFactRecord;

@@ -3,16 +3,14 @@ package io.editstream.model.format;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.editstream.model.ModelFormatException;
+import io.editstream.tensor.Safetensors;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
@@ -28,8 +26,6 @@ public final class SafetensorsFile implements AutoCloseable {
     /** Header entry of one tensor; {@code begin}/{@code end} are offsets into the data section. */
     public record Entry(String name, String dtype, Shape shape, long begin, long end) {
     }
-
-    private static final long MAX_HEADER_BYTES = 100L << 20;
 
     private final Path path;
     private final FileChannel channel;
@@ -48,55 +44,25 @@ public final class SafetensorsFile implements AutoCloseable {
         FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
         try {
             long size = channel.size();
-            ByteBuffer lengthBytes = readFully(channel, 0, 8, path).order(ByteOrder.LITTLE_ENDIAN);
-            long headerLength = lengthBytes.getLong();
-            if (headerLength <= 0 || headerLength > MAX_HEADER_BYTES || 8 + headerLength > size) {
-                throw new ModelFormatException(path + ": corrupt safetensors header length " + headerLength + " (file has " + size + " bytes)");
-            }
-            ByteBuffer headerBytes = readFully(channel, 8, (int) headerLength, path);
-            JsonNode header;
+            Map<String, Entry> entries = new LinkedHashMap<>();
+            long dataStart;
             try {
-                header = new ObjectMapper().readTree(StandardCharsets.UTF_8.decode(headerBytes).toString());
+                long headerLength = Safetensors.headerLength(readFully(channel, 0, 8, path), size, path.toString());
+                dataStart = 8 + headerLength;
+                byte[] json = readFully(channel, 8, (int) headerLength, path).array();
+                for (Safetensors.Entry entry : Safetensors.parseHeader(json, size - dataStart, path.toString()).values()) {
+                    entries.put(entry.name(), new Entry(entry.name(), entry.dtype(), new Shape(entry.shape()), entry.begin(), entry.end()));
+                }
+            } catch (ModelFormatException e) {
+                throw e;
             } catch (IOException e) {
-                throw new ModelFormatException(path + ": corrupt safetensors header (not JSON): " + e.getMessage(), e);
+                throw new ModelFormatException(e.getMessage(), e);
             }
-            long dataStart = 8 + headerLength;
-            Map<String, Entry> entries = parseEntries(header, size - dataStart, path);
             return new SafetensorsFile(path, channel, dataStart, entries);
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
         }
-    }
-
-    private static Map<String, Entry> parseEntries(JsonNode header, long dataLength, Path path) throws ModelFormatException {
-        if (!header.isObject()) {
-            throw new ModelFormatException(path + ": corrupt safetensors header: not a JSON object");
-        }
-        Map<String, Entry> entries = new LinkedHashMap<>();
-        for (Map.Entry<String, JsonNode> field : header.properties()) {
-            if (field.getKey().equals("__metadata__")) {
-                continue;
-            }
-            JsonNode node = field.getValue();
-            JsonNode offsets = node.path("data_offsets");
-            JsonNode dims = node.path("shape");
-            if (!node.path("dtype").isTextual() || !dims.isArray() || offsets.size() != 2) {
-                throw new ModelFormatException(path + ": corrupt safetensors header entry " + field.getKey() + ": " + node);
-            }
-            long[] shape = new long[dims.size()];
-            for (int i = 0; i < shape.length; i++) {
-                shape[i] = dims.get(i).asLong();
-            }
-            long begin = offsets.get(0).asLong();
-            long end = offsets.get(1).asLong();
-            if (begin < 0 || end < begin || end > dataLength) {
-                throw new ModelFormatException(path + ": tensor " + field.getKey() + " has data offsets [" + begin + ", " + end
-                        + "] outside the " + dataLength + " data bytes");
-            }
-            entries.put(field.getKey(), new Entry(field.getKey(), node.get("dtype").asText(), new Shape(shape), begin, end));
-        }
-        return entries;
     }
 
     /** Tensors in the file by name, in header order. */

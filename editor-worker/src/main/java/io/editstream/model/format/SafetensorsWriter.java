@@ -2,8 +2,7 @@ package io.editstream.model.format;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.editstream.tensor.Safetensors;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -11,6 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SortedMap;
 
@@ -38,12 +38,7 @@ public final class SafetensorsWriter {
      */
     public static void write(Path file, SortedMap<String, NDArray> tensors, Map<String, String> metadata, StoredType stored)
             throws IOException {
-        ObjectMapper mapper = new ObjectMapper();
-        ObjectNode header = mapper.createObjectNode();
-        if (!metadata.isEmpty()) {
-            ObjectNode meta = header.putObject("__metadata__");
-            metadata.forEach(meta::put);
-        }
+        Map<String, Safetensors.Entry> entries = new LinkedHashMap<>();
         long offset = 0;
         for (Map.Entry<String, NDArray> tensor : tensors.entrySet()) {
             NDArray array = tensor.getValue();
@@ -51,22 +46,12 @@ public final class SafetensorsWriter {
                 throw new IllegalArgumentException("tensor " + tensor.getKey() + " is " + array.getDataType() + "; only float32 is written");
             }
             long bytes = array.size() * stored.bytes();
-            ObjectNode entry = header.putObject(tensor.getKey());
-            entry.put("dtype", stored.safetensorsName());
-            entry.putArray("shape").addAll(java.util.Arrays.stream(array.getShape().getShape()).mapToObj(mapper.getNodeFactory()::numberNode).toList());
-            entry.putArray("data_offsets").add(offset).add(offset + bytes);
+            entries.put(tensor.getKey(), new Safetensors.Entry(tensor.getKey(), stored.safetensorsName(), array.getShape().getShape(), offset, offset + bytes));
             offset += bytes;
         }
-        byte[] json = mapper.writeValueAsBytes(header);
-        // readers that map the data expect it 8-byte aligned: pad the header with spaces, as the reference writer does
-        int padded = (json.length + 7) / 8 * 8;
-        ByteBuffer prefix = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
-        prefix.putLong(padded).put(json);
-        while (prefix.hasRemaining()) {
-            prefix.put((byte) ' ');
-        }
+        byte[] prefix = Safetensors.header(entries, metadata);
         try (OutputStream out = Files.newOutputStream(file)) {
-            out.write(prefix.array());
+            out.write(prefix);
             for (NDArray array : tensors.values()) {
                 out.write(littleEndianBytes(array, stored));
             }

@@ -1,9 +1,11 @@
-package io.editstream.edit;
+package io.editstream.tensor;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.List;
 
@@ -66,6 +68,18 @@ public record FloatMatrix(int rows, int cols, float[] data) {
             offset += part.cols();
         }
         return new FloatMatrix(rows, cols, out);
+    }
+
+    /** The values as float32 in little-endian order, row by row: the bytes a tensor hash covers. */
+    public byte[] littleEndianBytes() {
+        ByteBuffer bytes = ByteBuffer.allocate(data.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        bytes.asFloatBuffer().put(data);
+        return bytes.array();
+    }
+
+    /** sha256 (hex) of {@link #littleEndianBytes()}: a materialised tensor's identity in manifests. */
+    public String sha256() {
+        return Sha256.of(littleEndianBytes());
     }
 
     @Override
