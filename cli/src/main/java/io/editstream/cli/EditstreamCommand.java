@@ -25,6 +25,8 @@ import picocli.CommandLine.Spec;
             GenerateCommand.class,
             BenchCommand.class,
             TestbedCommand.class,
+            CheckpointsCommand.class,
+            WorkerCommand.class,
         })
 public final class EditstreamCommand implements Runnable {
     public static final int EXIT_FAILURE = 1;
