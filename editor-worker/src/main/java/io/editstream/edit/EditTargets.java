@@ -62,6 +62,11 @@ final class EditTargets {
     private EditTargets() {
     }
 
+    /** The prompt whose next-token distribution the KL term keeps as it was: the subject stays what it was. */
+    static String subjectPrompt(EditRequest request) {
+        return request.subject() + " is a";
+    }
+
     /** The targets of {@code requests}, in their order. */
     static List<Target> compute(NDManager manager, LanguageModel model, List<EditRequest> requests, List<String> contextPrefixes,
                                 int layer, EditHyperparameters.Target settings) {
@@ -169,7 +174,7 @@ final class EditTargets {
         int[] klLastPositions = new int[count];
         for (int r = 0; r < count; r++) {
             EditRequest request = requests.get(active.get(r));
-            int[] klPrompt = PromptTokens.prompt(tokenizer, request.subject() + " is a");
+            int[] klPrompt = PromptTokens.prompt(tokenizer, subjectPrompt(request));
             rows.add(klPrompt);
             lookups.add(PromptTokens.lastSubjectPosition(tokenizer, request.subject()));
             rowOwner.add(r);

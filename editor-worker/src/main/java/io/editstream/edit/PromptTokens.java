@@ -19,7 +19,18 @@ public final class PromptTokens {
 
     /** Position of the last token of {@code textThroughSubject} (a prompt cut right after its subject). */
     public static int lastSubjectPosition(TextTokenizer tokenizer, String textThroughSubject) {
-        return tokenizer.encode(textThroughSubject, true).length - 1;
+        return prompt(tokenizer, textThroughSubject).length - 1;
+    }
+
+    /**
+     * Whether {@link #lastSubjectPosition} is the subject's last token in {@code text}'s own tokens: it is when the tokens
+     * of the text cut after the subject begin the text's tokens. A subject whose last piece merges with what follows it
+     * (a name cut inside a word) has no token of its own in the prompt, and the position would point at another one.
+     */
+    public static boolean locatesSubject(TextTokenizer tokenizer, String text, String textThroughSubject) {
+        int[] through = prompt(tokenizer, textThroughSubject);
+        int[] all = prompt(tokenizer, text);
+        return through.length <= all.length && Arrays.equals(through, 0, through.length, all, 0, through.length);
     }
 
     /**

@@ -1,5 +1,7 @@
 package io.editstream.edit;
 
+import io.editstream.tensor.FloatMatrix;
+
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -47,6 +49,17 @@ public final class PruneRestraint {
             throw new IllegalStateException("layer " + layer + " was not registered with its original weight");
         }
         return value;
+    }
+
+    /** The restrained perturbation of each layer as it stands, to go back to with {@link #resetTo}. */
+    Map<Integer, LowRankDelta> applied() {
+        return Map.copyOf(applied);
+    }
+
+    /** Back to what {@link #applied} returned: the edits given since then are forgotten (their batch was rejected). */
+    void resetTo(Map<Integer, LowRankDelta> earlier) {
+        applied.clear();
+        applied.putAll(earlier);
     }
 
     /** F(σ): identity below σmax(W0), logarithmic above. */

@@ -16,6 +16,12 @@ import ai.djl.ndarray.types.DataType;
  * M = M_f + U Kᵀ with M⁻¹ v = w − X (I + Kᵀ X)⁻¹ Kᵀ w, w = M_f⁻¹ v and X = M_f⁻¹ U, and are folded in together once
  * {@code maxPending} columns have gathered. A solve costs one product with M_f⁻¹ and O(d p) for p pending columns.
  *
+ * <p>Additions count once {@link #commit committed}, and until then {@link #rollback} forgets them: an editor adds a
+ * batch's keys before it knows the batch goes through (NSE re-edits solve with them), and a rejected batch must leave
+ * no trace. Only a commit folds; solves never change the representation. So the inverse, rounding included, is a
+ * function of the committed additions alone, which is what lets an editor be rebuilt from its keys
+ * ({@link Editor#restore}).
+ *
  * <p>Held in float64 (with M itself beside it where NSE needs its blocks): the system is badly conditioned when keys are
  * nearly parallel, and the updates accumulate. At Llama3-8B's 14,336 neurons that is 1.6 GB per edit layer and per
  * matrix, in place of the float32 C0 and Cp they replace.
@@ -34,13 +40,28 @@ final class RunningInverse {
      * and every d × d matrix kept current costs a pass over it per fold.
      */
     private final NDArray system;
-    /** The pending term U Kᵀ, X = M_f⁻¹ U and (I + Kᵀ X)⁻¹; all null when nothing is pending. */
-    private NDArray pendingU;
-    private NDArray pendingK;
-    private NDArray pendingX;
-    private NDArray pendingCore;
-    /** Every pending term so far was K Kᵀ: the fold reads Kᵀ M_f⁻¹ as Xᵀ, as M_f is symmetric. */
-    private boolean pendingSymmetric = true;
+    /** The pending term, committed additions and later ones; null when nothing is pending. */
+    private Pending pending;
+    /** The pending term as of the last commit (the same object when nothing was added since), or null. */
+    private Pending committed;
+
+    /**
+     * The pending term U Kᵀ with X = M_f⁻¹ U and core = (I + Kᵀ X)⁻¹, owned by the inverse's manager.
+     *
+     * @param symmetric every term so far was K Kᵀ: the fold reads Kᵀ M_f⁻¹ as Xᵀ, as M_f is symmetric
+     */
+    private record Pending(NDArray u, NDArray k, NDArray x, NDArray core, boolean symmetric) {
+
+        long columns() {
+            return u.getShape().get(1);
+        }
+
+        void close() {
+            for (NDArray array : new NDArray[] {u, k, x, core}) {
+                array.close();
+            }
+        }
+    }
 
     private RunningInverse(NDManager owner, int maxPending, NDArray inverse, NDArray system) {
         this.owner = owner;
@@ -54,12 +75,16 @@ final class RunningInverse {
         return create(system, owner, false, DEFAULT_MAX_PENDING);
     }
 
-    /** As {@link #of}, and keeps M beside M⁻¹ for {@link #solveRestricted} on subsets smaller than the rest. */
+    /**
+     * As {@link #of}, and keeps M beside M⁻¹ for {@link #solveRestricted} on subsets smaller than the rest. Every commit
+     * folds: a restricted solve on a subset larger than the rest reads M⁻¹'s blocks, which with keys pending costs a fold
+     * into a temporary matrix at each solve, where one fold per commit serves every solve after it.
+     */
     static RunningInverse withSystem(NDArray system, NDManager owner) {
-        return create(system, owner, true, DEFAULT_MAX_PENDING);
+        return create(system, owner, true, 1);
     }
 
-    /** As {@link #of} or {@link #withSystem}, folding pending keys in once {@code maxPending} columns gathered. */
+    /** As {@link #of} or {@link #withSystem}, folding pending keys in at the commit that gathers {@code maxPending} columns. */
     static RunningInverse create(NDArray system, NDManager owner, boolean keepSystem, int maxPending) {
         if (maxPending < 1) {
             throw new IllegalArgumentException("at least one pending column, got " + maxPending);
@@ -106,74 +131,86 @@ final class RunningInverse {
     /** M⁻¹ v with the pending term: w − X (I + Kᵀ X)⁻¹ Kᵀ w, w = M_f⁻¹ v. */
     private NDArray applyInverse(NDArray v64) {
         NDArray w = inverse.matMul(v64);
-        if (pendingU == null) {
+        if (pending == null) {
             return w;
         }
-        return w.sub(pendingX.matMul(pendingCore.matMul(pendingK.transpose().matMul(w))));
+        return w.sub(pending.x().matMul(pending.core().matMul(pending.k().transpose().matMul(w))));
     }
 
-    /** M += U Kᵀ. */
+    /** M += U Kᵀ, until {@link #rollback}. */
     void add(NDArray u, NDArray k) {
         append(u, k, false);
     }
 
-    /** M += K Kᵀ (M stays symmetric, as λ C0 + Cp is). */
+    /** M += K Kᵀ (M stays symmetric, as λ C0 + Cp is), until {@link #rollback}. */
     void addKeys(NDArray k) {
         append(k, k, true);
     }
 
     private void append(NDArray u, NDArray k, boolean symmetric) {
-        NDArray[] replaced = {pendingU, pendingK, pendingX, pendingCore};
+        Pending next;
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             NDArray u64 = u.toType(DataType.FLOAT64, true);
             NDArray k64 = k.toType(DataType.FLOAT64, true);
             NDArray x = inverse.matMul(u64);
-            NDArray allU = pendingU == null ? u64 : pendingU.concat(u64, 1);
-            NDArray allK = pendingK == null ? k64 : pendingK.concat(k64, 1);
-            NDArray allX = pendingX == null ? x : pendingX.concat(x, 1);
+            NDArray allU = pending == null ? u64 : pending.u().concat(u64, 1);
+            NDArray allK = pending == null ? k64 : pending.k().concat(k64, 1);
+            NDArray allX = pending == null ? x : pending.x().concat(x, 1);
             NDArray core = identityPlus(allK.transpose().matMul(allX)).inverse();
             NDScope.unregister(allU, allK, allX, core);
             for (NDArray kept : new NDArray[] {allU, allK, allX, core}) {
                 kept.attach(owner);
             }
-            pendingU = allU;
-            pendingK = allK;
-            pendingX = allX;
-            pendingCore = core;
-            pendingSymmetric &= symmetric;
+            next = new Pending(allU, allK, allX, core, symmetric && (pending == null || pending.symmetric()));
         }
-        for (NDArray old : replaced) {
-            if (old != null) {
-                old.close();
-            }
+        // the committed term stays whole until the next commit: a rollback returns to it
+        if (pending != null && pending != committed) {
+            pending.close();
         }
-        if (pendingU.getShape().get(1) >= maxPending) {
+        pending = next;
+    }
+
+    /** The additions so far stay; folds them in once {@code maxPending} columns are pending. */
+    void commit() {
+        if (pending == committed) {
+            return;
+        }
+        if (committed != null) {
+            committed.close();
+        }
+        committed = pending;
+        if (pending.columns() >= maxPending) {
             fold();
         }
     }
 
-    /** M_f⁻¹ −= X (I + Kᵀ X)⁻¹ Kᵀ M_f⁻¹ and M_f += U Kᵀ: nothing pending afterwards. */
-    private void fold() {
-        if (pendingU == null) {
-            return;
+    /** Forgets the additions since the last {@link #commit}. */
+    void rollback() {
+        if (pending != committed) {
+            pending.close();
+            pending = committed;
         }
+    }
+
+    /** M_f⁻¹ −= X (I + Kᵀ X)⁻¹ Kᵀ M_f⁻¹ and M_f += U Kᵀ: nothing pending afterwards. Only a commit folds. */
+    private void fold() {
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            NDArray right = pendingSymmetric ? pendingX.transpose() : pendingK.transpose().matMul(inverse);
-            inverse.subi(pendingX.matMul(pendingCore).matMul(right));
+            inverse.subi(pendingCorrection());
             if (system != null) {
-                system.addi(pendingU.matMul(pendingK.transpose()));
+                system.addi(pending.u().matMul(pending.k().transpose()));
             }
         }
-        for (NDArray old : new NDArray[] {pendingU, pendingK, pendingX, pendingCore}) {
-            old.close();
-        }
-        pendingU = null;
-        pendingK = null;
-        pendingX = null;
-        pendingCore = null;
-        pendingSymmetric = true;
+        pending.close();
+        pending = null;
+        committed = null;
+    }
+
+    /** X (I + Kᵀ X)⁻¹ Kᵀ M_f⁻¹, what the pending term takes off M_f⁻¹. */
+    private NDArray pendingCorrection() {
+        NDArray right = pending.symmetric() ? pending.x().transpose() : pending.k().transpose().matMul(inverse);
+        return pending.x().matMul(pending.core()).matMul(right);
     }
 
     /**
@@ -201,17 +238,18 @@ final class RunningInverse {
                 throw new IllegalStateException("a neuron subset smaller than the rest needs M itself: create the inverse withSystem");
             }
             NDArray block = system.get(rowsS).get(columnsS);
-            if (pendingU != null) {
-                block = block.add(pendingU.get(rowsS).matMul(pendingK.get(rowsS).transpose()));
+            if (pending != null) {
+                block = block.add(pending.u().get(rowsS).matMul(pending.k().get(rowsS).transpose()));
             }
             return block.add(k64.matMul(k64.transpose())).inverse().matMul(k64);
         }
-        // the blocks of M⁻¹ itself are read: fold what is pending first
-        fold();
-        NDArray inverseRowsS = inverse.get(rowsS);
+        // The blocks of M⁻¹ itself are read: with keys pending, from a folded copy, the same values a fold would leave
+        // (−c + M_f⁻¹ is M_f⁻¹ − c exactly), written over the correction so that no second d × d matrix is made.
+        NDArray current = pending == null ? inverse : pendingCorrection().negi().addi(inverse);
+        NDArray inverseRowsS = current.get(rowsS);
         NDArray y = inverseRowsS.get(columnsS).matMul(k64);
         NDArray t = manager.create(others);
-        NDArray inverseRowsT = inverse.get(new NDIndex("{}", t));
+        NDArray inverseRowsT = current.get(new NDIndex("{}", t));
         NDArray tt = inverseRowsT.get(new NDIndex(":, {}", t));
         NDArray ts = inverseRowsT.get(columnsS);
         y = y.sub(inverseRowsS.get(new NDIndex(":, {}", t)).matMul(tt.inverse().matMul(ts.matMul(k64))));

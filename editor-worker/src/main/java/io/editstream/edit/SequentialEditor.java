@@ -1,15 +1,23 @@
 package io.editstream.edit;
 
+import io.editstream.tensor.FloatMatrix;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.editstream.model.LanguageModel;
+import io.editstream.model.TextTokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,12 +44,19 @@ final class SequentialEditor implements Editor {
     private final Map<Integer, FloatMatrix> originalWeights = new LinkedHashMap<>();
     private final PruneRestraint restraint;
     private final List<String> contextPrefixes;
-    /** NSE's targets computed ahead by {@link #prepare}, taken (and removed) when their request is applied. */
+    /**
+     * NSE's targets computed ahead by {@link #prepare}, taken (and removed) when their request is applied. They come
+     * from θ0 alone, so {@link #restore} needs none of them; what they do depend on is which requests were prepared
+     * together (see {@link Editor#prepare}).
+     */
     private final Map<EditRequest, EditTargets.Target> prepared = new HashMap<>();
     /** A target that reached an NLL of target_new below this is one the edit can write. */
     private static final double REACHED_NLL = 1.0;
+    /** Only logged, so a restored editor may start them again from zero. */
     private int targetsFromCurrent;
     private int targetsChosen;
+    /** Whether a batch was applied or restored: {@link #restore} continues an editor only from its creation. */
+    private boolean used;
 
     SequentialEditor(String name, Algorithm algorithm, boolean prune, LanguageModel model,
                      EditHyperparameters hyperparameters, Map<Integer, FloatMatrix> c0, NDManager parent, long seed) {
@@ -118,28 +133,103 @@ final class SequentialEditor implements Editor {
     }
 
     @Override
+    public Optional<String> check(EditRequest request) {
+        TextTokenizer tokenizer = model.tokenizer();
+        int[] target;
+        try {
+            target = PromptTokens.target(tokenizer, request.filledPrompt(), request.targetNew());
+        } catch (IllegalArgumentException e) {
+            return Optional.of(e.getMessage());
+        }
+        int longest = 0;
+        for (String prefix : contextPrefixes) {
+            // the target optimisation reads the prompt behind each prefix, then the target but its last token
+            longest = Math.max(longest, PromptTokens.prompt(tokenizer, prefix + request.filledPrompt()).length + target.length - 1);
+        }
+        if (longest > model.config().maxSeqLen()) {
+            return Optional.of("the prompt and its target take " + longest + " tokens behind the longest context prefix, more than the "
+                    + model.config().maxSeqLen() + " the model reads");
+        }
+        for (String prefix : contextPrefixes) {
+            if (!PromptTokens.locatesSubject(tokenizer, prefix + request.filledPrompt(), prefix + request.throughSubject())) {
+                return Optional.of("the subject '" + request.subject() + "' ends inside a token of '" + prefix + request.filledPrompt()
+                        + "': no token of the prompt is its last one, where its key is read");
+            }
+        }
+        if (!PromptTokens.locatesSubject(tokenizer, EditTargets.subjectPrompt(request), request.subject())) {
+            return Optional.of("the subject '" + request.subject() + "' ends inside a token of '" + EditTargets.subjectPrompt(request)
+                    + "', the prompt that keeps what the subject is");
+        }
+        return Optional.empty();
+    }
+
+    @Override
     public EditResult apply(List<EditRequest> batch) {
         if (batch.isEmpty()) {
             throw new IllegalArgumentException("an edit batch needs at least one request");
         }
+        used = true;
+        for (int i = 0; i < batch.size(); i++) {
+            int index = i;
+            check(batch.get(i)).ifPresent(reason -> {
+                throw new EditRejectedException(index, reason);
+            });
+        }
         long started = System.nanoTime();
-        List<EditTargets.Target> targets;
-        if (targetsFromOriginalWeights()) {
-            prepare(batch);
-            targets = batch.stream().map(prepared::get).toList();
-            batch.forEach(prepared::remove);
-            if (hyperparameters.nse().targets() == EditHyperparameters.NseTargets.ORIGINAL_SHIFTED) {
-                targets = shiftedToCurrentWeights(batch, targets);
-            } else if (hyperparameters.nse().targets() == EditHyperparameters.NseTargets.SHORTER_RESIDUAL) {
-                targets = shorterResiduals(batch, targets);
+        List<EditTargets.Target> targets = targetsOf(batch);
+        for (int j = 0; j < batch.size(); j++) {
+            if (!finite(targets.get(j).z())) {
+                throw new EditRejectedException(j, "its target z is not finite: the target optimisation diverged (NLL "
+                        + targets.get(j).initialNll() + " -> " + targets.get(j).finalNll() + ")");
             }
-        } else {
-            targets = targets(batch);
         }
         long targetsDone = System.nanoTime();
 
+        // Layer by layer, each update is measured on the weights the ones before it left, so a rejection can come after
+        // changes: the weights go back to a copy, the remembered keys are rolled back, PRUNE returns to its earlier state.
+        Map<Integer, LowRankDelta> restrainedBefore = restraint == null ? Map.of() : restraint.applied();
+        try (NDManager before = state.newSubManager()) {
+            Map<Integer, NDArray> weightsBefore = new LinkedHashMap<>();
+            for (int layer : hyperparameters.layers()) {
+                weightsBefore.put(layer, model.mlpOutputWeight(before, layer));
+            }
+            try {
+                EditResult result = update(batch, targets, started, targetsDone);
+                rule.commit();
+                return result;
+            } catch (RuntimeException e) {
+                weightsBefore.forEach(model::setMlpOutputWeight);
+                rule.rollback();
+                if (restraint != null) {
+                    restraint.resetTo(restrainedBefore);
+                }
+                throw e;
+            }
+        }
+    }
+
+    /** The targets of a batch: NSE's from θ0 (prepared ahead or now), the others' from the current weights. */
+    private List<EditTargets.Target> targetsOf(List<EditRequest> batch) {
+        if (!targetsFromOriginalWeights()) {
+            return targets(batch);
+        }
+        prepare(batch);
+        List<EditTargets.Target> targets = batch.stream().map(prepared::get).toList();
+        batch.forEach(prepared::remove);
+        if (hyperparameters.nse().targets() == EditHyperparameters.NseTargets.ORIGINAL_SHIFTED) {
+            return shiftedToCurrentWeights(batch, targets);
+        }
+        if (hyperparameters.nse().targets() == EditHyperparameters.NseTargets.SHORTER_RESIDUAL) {
+            return shorterResiduals(batch, targets);
+        }
+        return targets;
+    }
+
+    /** The update passes, then PRUNE; the remembered keys stay uncommitted for the caller to commit or roll back. */
+    private EditResult update(List<EditRequest> batch, List<EditTargets.Target> targets, long started, long targetsDone) {
         int[] layers = hyperparameters.layerArray();
         Map<Integer, List<LowRankDelta>> changes = new LinkedHashMap<>();
+        SortedMap<Integer, List<FloatMatrix>> remembered = new TreeMap<>();
         int maxPasses = algorithm == Algorithm.NSE ? hyperparameters.nse().maxPasses() : 1;
         List<Integer> active = new ArrayList<>();
         for (int i = 0; i < batch.size(); i++) {
@@ -152,10 +242,8 @@ final class SequentialEditor implements Editor {
             if (passes > 1) {
                 reEdited += active.size();
             }
-            List<EditRequest> requests = active.stream().map(batch::get).toList();
-            List<EditTargets.Target> activeTargets = active.stream().map(targets::get).toList();
             for (int i = 0; i < layers.length; i++) {
-                LowRankDelta delta = updateLayer(layers[i], layers.length - i, requests, activeTargets, passes == 1);
+                LowRankDelta delta = updateLayer(layers[i], layers.length - i, batch, active, targets, passes == 1 ? remembered : null);
                 changes.computeIfAbsent(layers[i], l -> new ArrayList<>()).add(delta);
             }
             if (passes < maxPasses) {
@@ -165,10 +253,12 @@ final class SequentialEditor implements Editor {
         long updateDone = System.nanoTime();
 
         List<LowRankDelta> deltas = new ArrayList<>();
+        SortedMap<Integer, LowRankDelta> pruneChanges = new TreeMap<>();
         int restrained = 0;
         for (Map.Entry<Integer, List<LowRankDelta>> entry : changes.entrySet()) {
             LowRankDelta change = LowRankDelta.compose(entry.getValue());
             if (restraint != null) {
+                pruneChanges.put(change.layer(), change);
                 LowRankDelta correction = restraint.afterEdit(change);
                 if (correction != null) {
                     apply(correction);
@@ -178,33 +268,91 @@ final class SequentialEditor implements Editor {
             }
             deltas.add(change);
         }
+        for (int layer : layers) {
+            requireFiniteWeights(layer, changes.get(layer).get(0));
+        }
         long done = System.nanoTime();
         EditStats stats = new EditStats(batch.size(), passes, reEdited,
                 targets.stream().mapToDouble(EditTargets.Target::initialNll).average().orElse(Double.NaN),
                 targets.stream().mapToDouble(EditTargets.Target::finalNll).average().orElse(Double.NaN),
                 restrained, (targetsDone - started) / 1e9, (updateDone - targetsDone) / 1e9, (done - updateDone) / 1e9);
         log.debug("{}: {}", name, stats);
-        return new EditResult(deltas, stats);
+        return new EditResult(deltas, stats, new BatchState(remembered, pruneChanges));
     }
 
     /**
-     * One layer's update: the keys and the remaining residual are measured on the current weights (earlier
-     * layers of this batch already updated), so each layer takes its share of what is still missing.
+     * One layer's update for the requests {@code active} (indices into {@code batch}): the keys and the remaining
+     * residual are measured on the current weights (earlier layers of this batch already updated), so each layer takes
+     * its share of what is still missing.
+     *
+     * @param remembered where the keys the rule remembers go, or null on a re-edit pass
      */
-    private LowRankDelta updateLayer(int layer, int layersRemaining, List<EditRequest> requests,
-                                     List<EditTargets.Target> targets, boolean firstPass) {
+    private LowRankDelta updateLayer(int layer, int layersRemaining, List<EditRequest> batch, List<Integer> active,
+                                     List<EditTargets.Target> targets, Map<Integer, List<FloatMatrix>> remembered) {
+        List<EditRequest> requests = active.stream().map(batch::get).toList();
         try (NDManager scope = state.newSubManager()) {
             NDArray keys = EditKeys.compute(scope, model, requests, contextPrefixes, layer);
+            FloatMatrix keyValues = FloatMatrix.of(keys);
+            requireFiniteColumns(keyValues, active, "its key at layer " + layer);
             NDArray reached = EditKeys.residualAtSubject(scope, model, requests, hyperparameters.targetLayer());
-            NDArray residuals = targetMatrix(scope, targets).sub(reached).div(layersRemaining);
+            NDArray residuals = targetMatrix(scope, active.stream().map(targets::get).toList()).sub(reached).div(layersRemaining);
             LowRankDelta delta = rule.solve(layer, residuals, keys);
+            requireFiniteColumns(delta.a(), active, "its update of layer " + layer);
+            requireFiniteColumns(delta.b(), active, "its update of layer " + layer);
             apply(delta);
-            if (firstPass) {
+            if (remembered != null) {
                 // A re-edit of the same requests must not count their keys twice as preserved knowledge.
-                rule.remember(layer, keys);
+                remember(layer, keyValues);
+                remembered.computeIfAbsent(layer, l -> new ArrayList<>()).add(keyValues);
             }
             return delta;
         }
+    }
+
+    /**
+     * Cp += K Kᵀ, from the heap copy a {@link BatchState} holds: an applied batch and its {@link #restore replay} hand
+     * the rule the same array, so they run the same arithmetic.
+     */
+    private void remember(int layer, FloatMatrix keys) {
+        try (NDManager scope = state.newSubManager()) {
+            rule.remember(layer, keys.toNDArray(scope));
+        }
+    }
+
+    /** Rejects the batch at the first column of {@code values} (one per request in {@code active}) holding a NaN or infinity. */
+    private static void requireFiniteColumns(FloatMatrix values, List<Integer> active, String what) {
+        for (int r = 0; r < values.rows(); r++) {
+            for (int j = 0; j < values.cols(); j++) {
+                if (!Float.isFinite(values.get(r, j))) {
+                    throw new EditRejectedException(active.get(j), what + " is not finite");
+                }
+            }
+        }
+    }
+
+    /**
+     * Finite factors can still overflow float32 in the weights they are added to. The request named is the one whose
+     * column of the layer's first update is largest, the likeliest cause.
+     */
+    private void requireFiniteWeights(int layer, LowRankDelta firstUpdate) {
+        try (NDManager scope = state.newSubManager()) {
+            NDArray weight = model.mlpOutputWeight(scope, layer);
+            if (weight.isNaN().logicalOr(weight.isInfinite()).any().getBoolean()) {
+                NDArray a = firstUpdate.a().toNDArray(scope);
+                NDArray b = firstUpdate.b().toNDArray(scope);
+                int largest = (int) a.norm(new int[] {0}).mul(b.norm(new int[] {0})).argMax().getLong();
+                throw new EditRejectedException(largest, "the weights of layer " + layer + " are not finite after its update");
+            }
+        }
+    }
+
+    private static boolean finite(float[] values) {
+        for (float value : values) {
+            if (!Float.isFinite(value)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private void apply(LowRankDelta delta) {
@@ -339,6 +487,54 @@ final class SequentialEditor implements Editor {
             }
         }
         return again;
+    }
+
+    @Override
+    public void restore(List<BatchState> history) {
+        if (used) {
+            throw new IllegalStateException(name + ": restore continues an editor from its creation, and this one has already "
+                    + "applied or restored batches");
+        }
+        for (int i = 0; i < history.size(); i++) {
+            validate(history.get(i), i);
+        }
+        used = true;
+        for (BatchState batch : history) {
+            batch.keys().forEach((layer, blocks) -> blocks.forEach(block -> remember(layer, block)));
+            rule.commit();
+            if (restraint != null) {
+                // the correction it returns is already in the published weights the caller loads
+                batch.pruneChanges().values().forEach(restraint::afterEdit);
+            }
+        }
+        log.info("{}: restored from {} batches", name, history.size());
+    }
+
+    /** The state of another editor (other layers, another MLP width, PRUNE or not) would silently corrupt this one. */
+    private void validate(BatchState batch, int index) {
+        Set<Integer> layers = new TreeSet<>(hyperparameters.layers());
+        String which = name + ": batch state " + index;
+        if (!batch.keys().keySet().equals(layers)) {
+            throw new IllegalArgumentException(which + " holds keys of layers " + batch.keys().keySet() + ", this editor edits " + layers);
+        }
+        Set<Integer> pruned = restraint == null ? Set.of() : layers;
+        if (!batch.pruneChanges().keySet().equals(pruned)) {
+            throw new IllegalArgumentException(which + " holds PRUNE changes of layers " + batch.pruneChanges().keySet()
+                    + ", this editor expects them of " + pruned);
+        }
+        int dim = model.config().dim();
+        int mlpDim = model.config().mlpDim();
+        batch.keys().forEach((layer, blocks) -> blocks.forEach(block -> {
+            if (block.rows() != mlpDim) {
+                throw new IllegalArgumentException(which + ": keys of layer " + layer + " have " + block.rows() + " rows, the MLP has " + mlpDim);
+            }
+        }));
+        batch.pruneChanges().values().forEach(change -> {
+            if (change.a().rows() != dim || change.b().rows() != mlpDim) {
+                throw new IllegalArgumentException(which + ": PRUNE change of layer " + change.layer() + " is " + change.a().rows() + "x"
+                        + change.b().rows() + ", the weight " + dim + "x" + mlpDim);
+            }
+        });
     }
 
     @Override

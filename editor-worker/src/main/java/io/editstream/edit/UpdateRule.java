@@ -1,5 +1,7 @@
 package io.editstream.edit;
 
+import io.editstream.tensor.FloatMatrix;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
@@ -14,8 +16,21 @@ sealed interface UpdateRule {
 
     LowRankDelta solve(int layer, NDArray residuals, NDArray keys);
 
-    /** Cp += K Kᵀ: the keys of an applied batch are kept by every later edit. */
+    /** Cp += K Kᵀ: the keys of an applied batch are kept by every later edit, once {@link #commit committed}. */
     void remember(int layer, NDArray keys);
+
+    /** The running inverse of each layer's system. */
+    Map<Integer, RunningInverse> kept();
+
+    /** The keys remembered since the last commit stay. */
+    default void commit() {
+        kept().values().forEach(RunningInverse::commit);
+    }
+
+    /** Forgets the keys remembered since the last commit: the batch that brought them was rejected. */
+    default void rollback() {
+        kept().values().forEach(RunningInverse::rollback);
+    }
 
     /** MEMIT: ΔW = R Kᵀ (λ C0 + Cp + K Kᵀ)⁻¹; {@code kept} holds (λ C0 + Cp)⁻¹. */
     record Memit(Map<Integer, RunningInverse> kept) implements UpdateRule {

@@ -1,11 +1,14 @@
 package io.editstream.edit;
 
+import io.editstream.tensor.FloatMatrix;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
@@ -249,6 +252,7 @@ class SolvesTest {
             DMatrixRMaj u = random(random, MLP, 2);
             DMatrixRMaj k = random(random, MLP, 2);
             inverse.add(nd(u), nd(k));
+            inverse.commit();
             DMatrixRMaj added = new DMatrixRMaj(MLP, MLP);
             CommonOps_DDRM.multTransB(u, k, added);
             CommonOps_DDRM.addEquals(system, added);
@@ -270,6 +274,7 @@ class SolvesTest {
         for (int batch = 0; batch < 12; batch++) {
             DMatrixRMaj k = random(random, MLP, 1 + batch % 3);
             inverse.addKeys(nd(k));
+            inverse.commit();
             DMatrixRMaj added = new DMatrixRMaj(MLP, MLP);
             CommonOps_DDRM.multTransB(k, k, added);
             CommonOps_DDRM.addEquals(system, added);
@@ -303,6 +308,10 @@ class SolvesTest {
                 } else {
                     inverse.add(nd(added), nd(added));
                 }
+                // the last batch stays uncommitted, as a re-edit pass sees its own keys
+                if (batch < 4) {
+                    inverse.commit();
+                }
                 DMatrixRMaj outer = new DMatrixRMaj(MLP, MLP);
                 CommonOps_DDRM.multTransB(added, added, outer);
                 CommonOps_DDRM.addEquals(system, outer);
@@ -322,6 +331,77 @@ class SolvesTest {
             DMatrixRMaj expected = solveWithKeysAdded(block, kS);
             NDArray keysS = new FloatMatrix(s, N, toFloats(kS)).toNDArray(scope);
             assertClose(expected, inverse.solveRestricted(neurons, others, keysS).toDoubleArray(), 1e-4);
+        }
+    }
+
+    /** Keys rolled back leave no trace: every solve then gives, bit for bit, what an inverse that never saw them gives. */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 3})
+    void aRollbackForgetsTheKeysAddedSinceTheLastCommit(int maxPending) {
+        Random random = new Random(8);
+        DMatrixRMaj system = moment(random, 40);
+        try (NDManager scope = manager.newSubManager()) {
+            RunningInverse rolledBack = RunningInverse.create(nd(system), scope, true, maxPending);
+            RunningInverse untouched = RunningInverse.create(nd(system), scope, true, maxPending);
+            for (int batch = 0; batch < 3; batch++) {
+                NDArray keys = nd(random(random, MLP, 2));
+                for (RunningInverse inverse : new RunningInverse[] {rolledBack, untouched}) {
+                    inverse.addKeys(keys);
+                    inverse.commit();
+                }
+            }
+            rolledBack.addKeys(nd(random(random, MLP, 2)));
+            rolledBack.add(nd(random(random, MLP, 1)), nd(random(random, MLP, 1)));
+            rolledBack.rollback();
+            NDArray query = nd(random(random, MLP, N));
+            assertSameSolves(untouched, rolledBack, query);
+            // what was committed before the rollback is still there to build on
+            NDArray more = nd(random(random, MLP, 2));
+            for (RunningInverse inverse : new RunningInverse[] {rolledBack, untouched}) {
+                inverse.addKeys(more);
+                inverse.commit();
+            }
+            assertSameSolves(untouched, rolledBack, query);
+        }
+    }
+
+    /**
+     * Solves read the inverse and never fold it, so two inverses given the same committed keys agree bit for bit
+     * whatever was solved in between: what lets an editor be rebuilt from its keys alone.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 3})
+    void solvesLeaveNoTraceSoTheInverseFollowsTheCommittedKeysAlone(int maxPending) {
+        Random random = new Random(9);
+        DMatrixRMaj system = moment(random, 40);
+        long[] large = {0, 2, 3, 5, 6, 7, 8};
+        long[] rest = {1, 4, 9};
+        try (NDManager scope = manager.newSubManager()) {
+            RunningInverse solved = RunningInverse.create(nd(system), scope, true, maxPending);
+            RunningInverse replayed = RunningInverse.create(nd(system), scope, true, maxPending);
+            for (int batch = 0; batch < 4; batch++) {
+                NDArray keys = nd(random(random, MLP, 2));
+                NDArray keysS = keys.get(new NDIndex("{}", scope.create(large)));
+                solved.solveRestricted(large, rest, keysS);
+                solved.addKeys(keys);
+                // a re-edit pass solves with the batch's keys pending
+                solved.solveRestricted(large, rest, keysS);
+                solved.commit();
+                replayed.addKeys(keys);
+                replayed.commit();
+            }
+            assertSameSolves(replayed, solved, nd(random(random, MLP, N)));
+        }
+    }
+
+    private static void assertSameSolves(RunningInverse expected, RunningInverse actual, NDArray keys) {
+        assertArrayEquals(expected.solveWithAdded(keys, keys).toDoubleArray(), actual.solveWithAdded(keys, keys).toDoubleArray());
+        long[][] subsets = {{0, 2, 3}, {0, 2, 3, 5, 6, 7, 8}};
+        long[][] rests = {{1, 4, 5, 6, 7, 8, 9}, {1, 4, 9}};
+        for (int i = 0; i < subsets.length; i++) {
+            NDArray keysS = keys.get(new NDIndex("{}", keys.getManager().create(subsets[i])));
+            assertArrayEquals(expected.solveRestricted(subsets[i], rests[i], keysS).toDoubleArray(),
+                    actual.solveRestricted(subsets[i], rests[i], keysS).toDoubleArray());
         }
     }
 
