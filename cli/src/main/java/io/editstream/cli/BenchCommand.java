@@ -11,6 +11,7 @@ import picocli.CommandLine.Spec;
         subcommands = {
             BenchStreamsCommand.class,
             BenchEditCommand.class,
+            BenchCheckpointsCommand.class,
         })
 final class BenchCommand implements Runnable {
     @Spec

@@ -63,6 +63,12 @@ public interface LanguageModel extends AutoCloseable {
      */
     NDArray mlpOutputWeight(NDManager scope, int layer);
 
+    /** The HuggingFace name of the layer's MLP output projection weight (what edits change). */
+    String mlpOutputName(int layer);
+
+    /** Whether that weight is stored {@code [mlpDim, dim]} (GPT-2's Conv1D) rather than {@code [dim, mlpDim]}. */
+    boolean mlpOutputStoredTransposed();
+
     /** Adds {@code a bᵀ} to the layer's MLP output projection (same orientation as {@link #mlpOutputWeight}). */
     void addToMlpOutputWeight(int layer, NDArray a, NDArray b);
 

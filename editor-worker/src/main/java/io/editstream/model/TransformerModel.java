@@ -30,11 +30,11 @@ public abstract class TransformerModel implements LanguageModel {
      */
     protected abstract ForwardResult run(NDManager scope, TokenBatch batch, Probe probe, KvCache cache);
 
-    /** Name of the layer's MLP output projection weight. */
-    protected abstract String mlpOutputName(int layer);
+    @Override
+    public abstract String mlpOutputName(int layer);
 
-    /** Whether that weight is stored {@code [mlpDim, dim]} (GPT-2 Conv1D) rather than {@code [dim, mlpDim]}. */
-    protected abstract boolean mlpOutputStoredTransposed();
+    @Override
+    public abstract boolean mlpOutputStoredTransposed();
 
     @Override
     public ModelConfig config() {

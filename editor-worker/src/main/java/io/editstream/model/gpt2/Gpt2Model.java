@@ -105,12 +105,12 @@ public final class Gpt2Model extends TransformerModel {
     }
 
     @Override
-    protected String mlpOutputName(int layer) {
+    public String mlpOutputName(int layer) {
         return Gpt2Config.layerPrefix(layer) + "mlp.c_proj.weight";
     }
 
     @Override
-    protected boolean mlpOutputStoredTransposed() {
+    public boolean mlpOutputStoredTransposed() {
         return true;
     }
 }

@@ -115,12 +115,12 @@ public final class LlamaModel extends TransformerModel {
     }
 
     @Override
-    protected String mlpOutputName(int layer) {
+    public String mlpOutputName(int layer) {
         return LlamaConfig.layerPrefix(layer) + "mlp.down_proj.weight";
     }
 
     @Override
-    protected boolean mlpOutputStoredTransposed() {
+    public boolean mlpOutputStoredTransposed() {
         return false;
     }
 }
