@@ -26,6 +26,7 @@ import picocli.CommandLine.Spec;
             BenchCommand.class,
             TestbedCommand.class,
             CheckpointsCommand.class,
+            WorkerCommand.class,
         })
 public final class EditstreamCommand implements Runnable {
     public static final int EXIT_FAILURE = 1;

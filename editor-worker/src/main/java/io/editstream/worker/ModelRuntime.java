@@ -1,0 +1,224 @@
+package io.editstream.worker;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.editstream.checkpoint.CheckpointStore;
+import io.editstream.checkpoint.Manifest;
+import io.editstream.checkpoint.ModelHead;
+import io.editstream.edit.BatchState;
+import io.editstream.edit.EditHyperparameters;
+import io.editstream.edit.Editor;
+import io.editstream.events.CheckpointPublished;
+import io.editstream.model.LanguageModel;
+import io.editstream.model.format.ModelLoader;
+import io.editstream.tensor.FloatMatrix;
+import io.editstream.tensor.Sha256;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One model id as the worker runs it: the model, its C0, the evaluator built on its base weights, the editor, and the
+ * version it stands at. {@link #restore} brings it to a committed version without optimising a single target again.
+ */
+final class ModelRuntime implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(ModelRuntime.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final String modelId;
+    private final WorkerSettings.ModelSettings settings;
+    private final CheckpointStore store;
+    private final LanguageModel model;
+    private final NDManager manager;
+    private final EditHyperparameters hyperparameters;
+    private final Manifest.EditorInfo editorInfo;
+    private final Map<Integer, FloatMatrix> c0;
+    private final EditEvaluator evaluator;
+    private final List<io.editstream.events.EditRequest> applied = new ArrayList<>();
+    private Editor editor;
+    private ModelHead head;
+    private long lastApplied;
+    private PrepareGroups groups;
+    private String stopped;
+
+    private ModelRuntime(String modelId, WorkerSettings.ModelSettings settings, CheckpointStore store, LanguageModel model,
+                         NDManager manager) throws IOException {
+        this.modelId = modelId;
+        this.settings = settings;
+        this.store = store;
+        this.model = model;
+        this.manager = manager;
+        this.hyperparameters = EditHyperparameters.load(settings.hyperparameters());
+        this.editorInfo = new Manifest.EditorInfo(settings.editor(), Sha256.of(JSON.writeValueAsBytes(hyperparameters)), restraint());
+        ModelCheckpoints.registerBase(store, modelId, model, settings.path(), hyperparameters.layerArray());
+        int samples = settings.c0().samples() > 0 ? settings.c0().samples() : hyperparameters.secondMoment().samples();
+        this.c0 = StoredSecondMoments.loadOrCompute(store, modelId, model, manager, hyperparameters.layerArray(), samples,
+                () -> ModelTexts.c0Corpus(settings.c0().corpus(), model, manager));
+        // the evaluator measures drift against the model as it is now: the base
+        this.evaluator = new EditEvaluator(model, settings.evaluation(), ModelTexts.heldOut(settings.heldOut(), model, manager),
+                settings.localityPrompts());
+    }
+
+    /** Loads the model and everything built on its base weights; {@link #restore} must follow before any edit. */
+    static ModelRuntime open(String modelId, WorkerSettings.ModelSettings settings, CheckpointStore store) throws IOException {
+        Device device = settings.device().equals("gpu") ? Device.gpu() : Device.cpu();
+        LanguageModel model = ModelLoader.load(Path.of(settings.path()), device);
+        NDManager manager = NDManager.newBaseManager(device);
+        try {
+            return new ModelRuntime(modelId, settings, store, model, manager);
+        } catch (IOException | RuntimeException | Error e) {
+            manager.close();
+            model.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Brings the model and a new editor to {@code committed} (the base when empty): the editor is created on the base
+     * weights, given the editor state of every version up to it, then the version's weights are loaded, in the order
+     * {@link Editor#restore} asks for. Versions above it in the store never committed and will be overwritten.
+     */
+    void restore(Optional<CheckpointPublished> committed) throws IOException {
+        long started = System.nanoTime();
+        closeEditor();
+        int[] layers = hyperparameters.layerArray();
+        ModelCheckpoints.load(model, store.head(modelId), layers);
+        editor = Editor.create(settings.editor(), model, hyperparameters, c0, manager, settings.seed());
+        if (committed.isEmpty()) {
+            head = store.head(modelId);
+            lastApplied = 0;
+        } else {
+            CheckpointPublished version = committed.get();
+            head = store.materialise(modelId, version.getVersion(), CheckpointStore.Start.NEAREST);
+            if (!head.manifest().orElseThrow().tensorSha256().equals(version.getTensorHashes())) {
+                throw new IllegalStateException("model " + modelId + " version " + version.getVersion() + ": the store's tensor hashes "
+                        + head.manifest().orElseThrow().tensorSha256() + " are not the committed " + version.getTensorHashes());
+            }
+            editor.restore(history(version.getVersion()));
+            ModelCheckpoints.load(model, head, layers);
+            lastApplied = version.getLastSequence();
+        }
+        groups = new PrepareGroups(settings.prepareGroupSize(), lastApplied, PrepareGroups.recorded(store, modelId));
+        stopped = null;
+        log.info("model {} at version {} (sequences through {}), restored in {} ms", modelId, head.version(), lastApplied,
+                (System.nanoTime() - started) / 1_000_000);
+    }
+
+    /** The editor states of versions 1..version, in order; versions that applied nothing (all skipped) have none. */
+    private List<BatchState> history(long version) throws IOException {
+        List<BatchState> states = new ArrayList<>();
+        for (long v = 1; v <= version; v++) {
+            long current = v;
+            Manifest manifest = store.manifest(modelId, v).orElseThrow(
+                    () -> new IllegalStateException("model " + modelId + " has no version " + current + " in the store"));
+            if (manifest.editorState() != null) {
+                states.add(BatchState.decode(store.blob(manifest.editorState(), "model " + modelId + " version " + v + " editor state")));
+            }
+        }
+        return states;
+    }
+
+    private String restraint() {
+        if (!settings.editor().strip().toLowerCase(java.util.Locale.ROOT).endsWith("+prune")) {
+            return null;
+        }
+        double alpha = hyperparameters.prune().alpha();
+        return "PRUNE(alpha=" + (alpha == Math.E ? "e" : Double.toString(alpha)) + ")";
+    }
+
+    String modelId() {
+        return modelId;
+    }
+
+    WorkerSettings.ModelSettings settings() {
+        return settings;
+    }
+
+    CheckpointStore store() {
+        return store;
+    }
+
+    LanguageModel model() {
+        return model;
+    }
+
+    Editor editor() {
+        return editor;
+    }
+
+    EditEvaluator evaluator() {
+        return evaluator;
+    }
+
+    int[] editLayers() {
+        return hyperparameters.layerArray();
+    }
+
+    Manifest.EditorInfo editorInfo() {
+        return editorInfo;
+    }
+
+    ModelHead head() {
+        return head;
+    }
+
+    PrepareGroups groups() {
+        return groups;
+    }
+
+    long lastApplied() {
+        return lastApplied;
+    }
+
+    /** Requests applied since this worker started, oldest first: where retention samples come from. */
+    List<io.editstream.events.EditRequest> applied() {
+        return applied;
+    }
+
+    /** Records that the head's new version covers sequences through {@code last}. */
+    void advanced(long last, List<io.editstream.events.EditRequest> appliedNow) {
+        lastApplied = last;
+        applied.addAll(appliedNow);
+    }
+
+    /** Stops editing this model; batches for it are passed over until a restart. */
+    void stop(String reason) {
+        stopped = reason;
+        log.error("model {} stopped: {}", modelId, reason);
+    }
+
+    Optional<String> stopped() {
+        return Optional.ofNullable(stopped);
+    }
+
+    boolean restored() {
+        return editor != null;
+    }
+
+    private void closeEditor() {
+        if (editor != null) {
+            editor.close();
+            editor = null;
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            closeEditor();
+        } finally {
+            try {
+                manager.close();
+            } finally {
+                model.close();
+            }
+        }
+    }
+}

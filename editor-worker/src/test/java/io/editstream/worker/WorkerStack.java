@@ -1,0 +1,138 @@
+package io.editstream.worker;
+
+import io.editstream.checkpoint.CheckpointStore;
+import io.editstream.checkpoint.objects.ObjectStores;
+import io.editstream.edit.SampledCorpus;
+import io.editstream.embedded.EmbeddedStack;
+import io.editstream.events.EditBatch;
+import io.editstream.events.SerdeSettings;
+import io.editstream.events.Topics;
+import io.editstream.model.SharedData;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.function.Predicate;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/** The embedded broker and registry with the worker's topics, and what the worker's integration tests do on them. */
+final class WorkerStack implements AutoCloseable {
+
+    /** A small prepare group, so that 20 edits in batches of 1 make several groups and a restart lands inside one. */
+    static final int GROUP_SIZE = 8;
+    static final long SEED = 1;
+
+    private final EmbeddedStack stack;
+    private final SerdeSettings serdes;
+
+    private WorkerStack(EmbeddedStack stack) {
+        this.stack = stack;
+        this.serdes = SerdeSettings.apicurio(stack.registry().apiUrl());
+    }
+
+    static WorkerStack start() {
+        // two partitions of edit-requests: models share partitions or not, as their keys hash
+        return new WorkerStack(EmbeddedStack.start(Map.of(Topics.EDIT_REQUESTS, 2, Topics.CHECKPOINTS, 1, Topics.EVALUATIONS, 1)));
+    }
+
+    String bootstrap() {
+        return stack.kafka().bootstrapServers();
+    }
+
+    SerdeSettings serdes() {
+        return serdes;
+    }
+
+    /**
+     * stories260K under each model id. Its editor is set up in about a second; the testbed's takes minutes (it inverts a
+     * 10,240-square float64 system per edit layer), so every worker test runs on stories260K. Evaluation sample sizes
+     * are kept small: the tests check the events, not the measures.
+     */
+    static WorkerSettings settings(List<String> modelIds, long prepareWaitMs) {
+        return settings(modelIds, prepareWaitMs, "it-worker");
+    }
+
+    /** @param groupId the consumer group; the transactional ids are the same in every group */
+    static WorkerSettings settings(List<String> modelIds, long prepareWaitMs, String groupId) {
+        Path shared = SharedData.root();
+        WorkerSettings.ModelSettings stories = new WorkerSettings.ModelSettings(
+                shared.resolve("models/stories260K").toString(), "nse+prune", "llama2c-stories", "cpu",
+                new WorkerSettings.C0(WorkerSettings.SAMPLED_STORIES, 0),
+                shared.resolve("models/stories260K/greedy-reference.txt").toString(),
+                SampledCorpus.STORY_OPENINGS, SEED, GROUP_SIZE, new EvaluationSettings(4, 64, 4, 4));
+        return new WorkerSettings(groupId, "it-worker", prepareWaitMs, 5, 0,
+                modelIds.stream().collect(java.util.stream.Collectors.toMap(id -> id, id -> stories)));
+    }
+
+    /**
+     * A worker on the test's batches, which are all on the broker before it starts: a prepare group that is still
+     * incomplete after two seconds is the last one and never completes, so it is cut then (as the offline run's is).
+     */
+    EditorWorker startWorker(CheckpointStore store, List<String> modelIds) throws IOException {
+        return startWorker(store, modelIds, "it-worker");
+    }
+
+    EditorWorker startWorker(CheckpointStore store, List<String> modelIds, String groupId) throws IOException {
+        return EditorWorker.start(bootstrap(), serdes, store, settings(modelIds, 2_000, groupId), modelIds);
+    }
+
+    static CheckpointStore openStore(Path dir) throws IOException {
+        return new CheckpointStore(ObjectStores.open(dir.toString()), 5);
+    }
+
+    void send(List<EditBatch> batches) {
+        Properties properties = new Properties();
+        properties.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap());
+        properties.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        try (KafkaProducer<String, EditBatch> producer = new KafkaProducer<>(properties, new StringSerializer(),
+                serdes.valueSerde(EditBatch.class).serializer())) {
+            for (EditBatch batch : batches) {
+                producer.send(new ProducerRecord<>(Topics.EDIT_REQUESTS, batch.getModelId(), batch));
+            }
+            producer.flush();
+        }
+    }
+
+    /** Reads a topic from the start with read_committed until {@code done} holds (or the timeout), then half a second more. */
+    <T extends SpecificRecord> List<T> readUntil(String topic, Class<T> type, Predicate<List<T>> done, Duration timeout) {
+        Properties properties = new Properties();
+        properties.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap());
+        properties.put(ConsumerConfig.GROUP_ID_CONFIG, "it-reader-" + UUID.randomUUID());
+        properties.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        properties.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        properties.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        List<T> values = new ArrayList<>();
+        try (KafkaConsumer<String, T> consumer = new KafkaConsumer<>(properties, new StringDeserializer(),
+                serdes.valueSerde(type).deserializer())) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.nanoTime() + timeout.toNanos();
+            long settleUntil = Long.MAX_VALUE;
+            while (System.nanoTime() < Math.min(deadline, settleUntil)) {
+                for (ConsumerRecord<String, T> record : consumer.poll(Duration.ofMillis(200))) {
+                    values.add(record.value());
+                }
+                if (settleUntil == Long.MAX_VALUE && done.test(values)) {
+                    settleUntil = System.nanoTime() + Duration.ofMillis(500).toNanos();
+                }
+            }
+        }
+        return values;
+    }
+
+    @Override
+    public void close() {
+        stack.close();
+    }
+}
