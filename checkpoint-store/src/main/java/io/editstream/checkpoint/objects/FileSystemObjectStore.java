@@ -3,9 +3,11 @@ package io.editstream.checkpoint.objects;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -14,7 +16,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.stream.Stream;
 
 /**
  * Objects as files under a root directory. Every write goes to a temporary file in the target's directory, is
@@ -83,23 +84,25 @@ public final class FileSystemObjectStore implements ObjectStore {
             return List.of();
         }
         List<StoredObject> objects = new ArrayList<>();
-        try (Stream<Path> files = Files.walk(start)) {
-            for (Path file : (Iterable<Path>) files::iterator) {
-                if (file.getFileName().toString().startsWith(TEMP_PREFIX)) {
-                    continue;
-                }
-                BasicFileAttributes attributes;
-                try {
-                    attributes = Files.readAttributes(file, BasicFileAttributes.class);
-                } catch (NoSuchFileException e) {
-                    continue; // deleted while listing
-                }
-                if (attributes.isRegularFile()) {
+        Files.walkFileTree(start, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attributes) {
+                if (attributes.isRegularFile() && !file.getFileName().toString().startsWith(TEMP_PREFIX)) {
                     String key = root.relativize(file).toString().replace(file.getFileSystem().getSeparator(), "/");
                     objects.add(new StoredObject(key, attributes.size(), attributes.lastModifiedTime().toInstant()));
                 }
+                return FileVisitResult.CONTINUE;
             }
-        }
+
+            @Override
+            public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+                // a writer's temporary file renamed or a blob deleted while the directory was read: not an object now
+                if (e instanceof NoSuchFileException) {
+                    return FileVisitResult.CONTINUE;
+                }
+                throw e;
+            }
+        });
         objects.sort(Comparator.comparing(StoredObject::key));
         return objects;
     }
