@@ -12,6 +12,7 @@ import picocli.CommandLine.Spec;
             BenchStreamsCommand.class,
             BenchEditCommand.class,
             BenchCheckpointsCommand.class,
+            BenchWorkerCommand.class,
         })
 final class BenchCommand implements Runnable {
     @Spec
