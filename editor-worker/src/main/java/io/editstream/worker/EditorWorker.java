@@ -67,6 +67,8 @@ public final class EditorWorker implements AutoCloseable {
     private final Thread thread;
     private final CountDownLatch finished = new CountDownLatch(1);
     private volatile boolean running = true;
+    /** A batch was applied or passed over since the last poll: the next one may be ready at once. */
+    private boolean progressed;
     private volatile Throwable crash;
 
     private EditorWorker(String bootstrapServers, SerdeSettings serdes, WorkerSettings settings, Map<String, ModelRuntime> runtimes) {
@@ -133,7 +135,10 @@ public final class EditorWorker implements AutoCloseable {
             JniUtils.setGradMode(false);
             consumer.subscribe(List.of(Topics.EDIT_REQUESTS), new Assignment());
             while (running) {
-                for (ConsumerRecord<String, EditBatch> record : consumer.poll(POLL)) {
+                // with batches still queued, a poll only picks up what arrived meanwhile: waiting for it would idle the editor
+                boolean busy = progressed;
+                progressed = false;
+                for (ConsumerRecord<String, EditBatch> record : consumer.poll(busy ? Duration.ZERO : POLL)) {
                     Deque<ConsumerRecord<String, EditBatch>> queue = queues.get(new TopicPartition(record.topic(), record.partition()));
                     if (queue != null) {
                         queue.add(record);
@@ -213,6 +218,7 @@ public final class EditorWorker implements AutoCloseable {
             applied.put(runtime.modelId(), edit.last());
             failures.remove(runtime.modelId());
             queues.get(partition).poll();
+            progressed = true;
             log.info("model {}: sequences {}..{} -> version {} in {} ms ({}, commit {} ms); {} batches queued", runtime.modelId(),
                     edit.first(), edit.last(), version.checkpoint().getVersion(), (System.nanoTime() - started) / 1_000_000,
                     version.timing(), (System.nanoTime() - committing) / 1_000_000, queues.get(partition).size());
@@ -282,6 +288,7 @@ public final class EditorWorker implements AutoCloseable {
         }
         queues.get(partition).poll();
         waitingSince.remove(partition);
+        progressed = true;
     }
 
     /** Another worker owns the partition now (its initTransactions fenced this one's producer): stop reading and writing it. */
