@@ -19,9 +19,8 @@ import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.stream.LongStream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -35,22 +34,11 @@ class EditorWorkerIT {
     private static final String FIVES = "stories-b5";
     private static final int EDITS = 20;
 
-    private static WorkerStack stack;
+    @RegisterExtension
+    static final WorkerStack stack = new WorkerStack();
 
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void start() {
-        stack = WorkerStack.start();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (stack != null) {
-            stack.close();
-        }
-    }
 
     @Test
     void publishesEveryBatchOnceAsTheNextVersionBitForBitAsAnOfflineRun() throws Exception {

@@ -18,9 +18,8 @@ import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Never out of order, never stalled: a gap stops its model only; an edit the engine cannot apply is skipped with a reason. */
@@ -31,22 +30,11 @@ class WorkerFailuresIT {
     /** stories260K reads 512 tokens: this prompt alone is longer. */
     private static final String TOO_LONG = "Once upon a time, there was a little girl. ".repeat(60) + "{} likes to eat";
 
-    private static WorkerStack stack;
+    @RegisterExtension
+    static final WorkerStack stack = new WorkerStack();
 
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void start() {
-        stack = WorkerStack.start();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (stack != null) {
-            stack.close();
-        }
-    }
 
     @Test
     void aGapStopsItsModelWhileAnUnappliableEditIsSkippedAndTheRestGoesOn() throws Exception {

@@ -13,9 +13,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.SortedMap;
 import java.util.TreeMap;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -29,22 +28,11 @@ class WorkerFencingIT {
     private static final String MODEL = "stories-zombie";
     private static final int EDITS = 20;
 
-    private static WorkerStack stack;
+    @RegisterExtension
+    static final WorkerStack stack = new WorkerStack();
 
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void start() {
-        stack = WorkerStack.start();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (stack != null) {
-            stack.close();
-        }
-    }
 
     @Test
     void aSecondWorkerWithTheSameTransactionalIdsFencesTheFirst() throws Exception {

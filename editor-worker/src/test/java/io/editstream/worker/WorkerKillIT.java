@@ -17,9 +17,8 @@ import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,22 +31,11 @@ class WorkerKillIT {
     private static final String MODEL = "stories-killed";
     private static final int EDITS = 20;
 
-    private static WorkerStack stack;
+    @RegisterExtension
+    static final WorkerStack stack = new WorkerStack();
 
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void start() {
-        stack = WorkerStack.start();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (stack != null) {
-            stack.close();
-        }
-    }
 
     @Test
     void aWorkerKilledWithSigkillIsSucceededWithoutLossOrDuplicates() throws Exception {

@@ -15,9 +15,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,22 +31,11 @@ class WorkerRestartIT {
     private static final int EDITS = 20;
     private static final long STOP_AFTER = 3;
 
-    private static WorkerStack stack;
+    @RegisterExtension
+    static final WorkerStack stack = new WorkerStack();
 
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void start() {
-        stack = WorkerStack.start();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (stack != null) {
-            stack.close();
-        }
-    }
 
     @Test
     void aRestartedWorkerContinuesBitForBitAsIfItHadNeverStopped() throws Exception {

@@ -26,25 +26,29 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
-/** The embedded broker and registry with the worker's topics, and what the worker's integration tests do on them. */
-final class WorkerStack implements AutoCloseable {
+/**
+ * The embedded broker and registry with the worker's topics, and what the worker's integration tests do on them.
+ * A test class registers one ({@code @RegisterExtension static final WorkerStack stack = new WorkerStack();}): it is
+ * started before the class's tests and closed after them.
+ */
+final class WorkerStack implements BeforeAllCallback, AfterAllCallback {
 
     /** A small prepare group, so that 20 edits in batches of 1 make several groups and a restart lands inside one. */
     static final int GROUP_SIZE = 8;
     static final long SEED = 1;
 
-    private final EmbeddedStack stack;
-    private final SerdeSettings serdes;
+    private EmbeddedStack stack;
+    private SerdeSettings serdes;
 
-    private WorkerStack(EmbeddedStack stack) {
-        this.stack = stack;
-        this.serdes = SerdeSettings.apicurio(stack.registry().apiUrl());
-    }
-
-    static WorkerStack start() {
+    @Override
+    public void beforeAll(ExtensionContext context) {
         // two partitions of edit-requests: models share partitions or not, as their keys hash
-        return new WorkerStack(EmbeddedStack.start(Map.of(Topics.EDIT_REQUESTS, 2, Topics.CHECKPOINTS, 1, Topics.EVALUATIONS, 1)));
+        stack = EmbeddedStack.start(Map.of(Topics.EDIT_REQUESTS, 2, Topics.CHECKPOINTS, 1, Topics.EVALUATIONS, 1));
+        serdes = SerdeSettings.apicurio(stack.registry().apiUrl());
     }
 
     String bootstrap() {
@@ -132,7 +136,10 @@ final class WorkerStack implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        stack.close();
+    public void afterAll(ExtensionContext context) {
+        if (stack != null) {
+            stack.close();
+            stack = null;
+        }
     }
 }
