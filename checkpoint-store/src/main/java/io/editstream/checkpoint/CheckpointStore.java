@@ -190,13 +190,32 @@ public final class CheckpointStore implements AutoCloseable {
     }
 
     public Optional<String> ref(String modelId, String name) throws IOException {
-        Optional<byte[]> bytes = objects.get(StoreKeys.ref(modelId, name));
+        return readRef(StoreKeys.ref(modelId, name), "model " + modelId + " reference " + name);
+    }
+
+    /**
+     * Names a blob derived from a base that every model on that base may reuse (C0 of a corpus, an editor's setup);
+     * the name must hash everything the blob was derived from. Kept by garbage collection.
+     */
+    public void putDerived(String name, String blobSha) throws IOException {
+        if (!Sha256.isHex(blobSha)) {
+            throw new IllegalArgumentException("a derived reference names a blob sha256, got '" + blobSha + "'");
+        }
+        objects.put(StoreKeys.derived(name), json(Map.of("blob", blobSha)));
+    }
+
+    public Optional<String> derived(String name) throws IOException {
+        return readRef(StoreKeys.derived(name), "derived reference " + name);
+    }
+
+    private Optional<String> readRef(String key, String what) throws IOException {
+        Optional<byte[]> bytes = objects.get(key);
         if (bytes.isEmpty()) {
             return Optional.empty();
         }
         String blob = JSON.readTree(bytes.get()).path("blob").asText();
         if (!Sha256.isHex(blob)) {
-            throw new CorruptCheckpointException("model " + modelId + " reference " + name + " is corrupt");
+            throw new CorruptCheckpointException(what + " is corrupt");
         }
         return Optional.of(blob);
     }
@@ -406,6 +425,17 @@ public final class CheckpointStore implements AutoCloseable {
                         floor = version;
                     }
                 }
+                // an editor continues from the states of every version since the base (Editor#restore): a chain that
+                // carries editor state is kept whole, or a restarted worker could not rebuild its editor
+                long floorWithoutState = floor;
+                for (long version : versions) {
+                    if (version < floorWithoutState && requireManifest(modelId, version).editorState() != null) {
+                        log.warn("model {}: versions before {} are kept although older than the newest {}: they carry the editor "
+                                + "state a restarted worker rebuilds its editor from", modelId, floorWithoutState, policy.keepVersions());
+                        floor = -1;
+                        break;
+                    }
+                }
                 for (long version : versions) {
                     if (version < floor) {
                         objects.delete(StoreKeys.manifest(modelId, version));
@@ -427,6 +457,10 @@ public final class CheckpointStore implements AutoCloseable {
                 String name = ref.key().substring(ref.key().lastIndexOf('/') + 1).replace(".json", "");
                 ref(modelId, name).ifPresent(referenced::add);
             }
+        }
+        for (ObjectStore.StoredObject ref : objects.list(StoreKeys.DERIVED_REFS)) {
+            String name = ref.key().substring(StoreKeys.DERIVED_REFS.length()).replace(".json", "");
+            derived(name).ifPresent(referenced::add);
         }
         int deleted = 0;
         int kept = 0;

@@ -12,6 +12,8 @@ import java.util.regex.Pattern;
  * models/{model}/base.json                    the base: its hash, tensors, stored base tensors
  * models/{model}/versions/00000000000000000042.json   version 42's manifest
  * models/{model}/refs/{name}.json             named blobs kept beside the base (C0, …)
+ * derived/{name}.json                         blobs derived from a base that any model on it may reuse, by a name that
+ *                                             hashes what they were derived from (C0 of a corpus, an editor's setup)
  * </pre>
  */
 public final class StoreKeys {
@@ -21,6 +23,7 @@ public final class StoreKeys {
     /** A tensor name (HuggingFace style, dotted); no separators, no '..'. */
     private static final Pattern TENSOR = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,255}");
     private static final Pattern REF = Pattern.compile("[a-z0-9][a-z0-9_-]{0,63}");
+    private static final Pattern DERIVED = Pattern.compile("[a-z0-9][a-z0-9_-]{0,127}");
 
     private StoreKeys() {
     }
@@ -76,6 +79,15 @@ public final class StoreKeys {
 
     static String refs(String modelId) {
         return model(modelId) + "refs/";
+    }
+
+    static final String DERIVED_REFS = "derived/";
+
+    public static String derived(String name) {
+        if (name == null || !DERIVED.matcher(name).matches()) {
+            throw new IllegalArgumentException("not a derived blob name (lower-case letters, digits, '_', '-'; at most 128): '" + name + "'");
+        }
+        return DERIVED_REFS + name + ".json";
     }
 
     static final String MODELS = "models/";

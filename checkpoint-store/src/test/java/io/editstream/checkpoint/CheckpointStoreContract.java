@@ -328,6 +328,27 @@ abstract class CheckpointStoreContract {
     }
 
     @Test
+    void garbageCollectionKeepsAChainWithEditorStateWholeAndDerivedBlobs() throws IOException {
+        ModelHead head = store.head(MODEL);
+        for (int v = 1; v <= 12; v++) {
+            head.append(batch(v), EDITOR, new TreeMap<>(Map.of(LAYER0, lowRank(1))), new byte[] {(byte) v}, WriteMode.CREATE);
+        }
+        String derived = store.putTensors(new TreeMap<>(Map.of("c0", matrix(IN, IN))));
+        store.putDerived("c0-" + "ab".repeat(32), derived);
+        Instant now = Instant.now().plusSeconds(5);
+
+        CheckpointStore.GcReport report = store.collectGarbage(new CheckpointStore.GcPolicy(Duration.ZERO, 3), now);
+        assertEquals(List.of(), report.prunedVersions().get(MODEL), "a restarted editor needs every version's state since the base");
+        assertEquals(12, store.versions(MODEL).size());
+        for (int v = 1; v <= 12; v++) {
+            assertArrayEquals(new byte[] {(byte) v}, store.blob(store.manifest(MODEL, v).orElseThrow().editorState(), "state"));
+        }
+        assertEquals(derived, store.derived("c0-" + "ab".repeat(32)).orElseThrow());
+        store.blob(derived, "derived C0");
+        assertThrows(IllegalArgumentException.class, () -> store.putDerived("../escape", derived));
+    }
+
+    @Test
     void blobsAreContentAddressedCanonicalSafetensors() throws IOException {
         FloatMatrix m = matrix(3, 4);
         String first = store.putTensors(new TreeMap<>(Map.of("a", m)));
