@@ -41,12 +41,14 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     private final Path logDir;
     private final String bootstrapServers;
-    private final KafkaRaftServer server;
+    private final Properties properties;
+    private KafkaRaftServer server;
     private boolean closed;
 
-    private EmbeddedKafka(Path logDir, String bootstrapServers, KafkaRaftServer server) {
+    private EmbeddedKafka(Path logDir, String bootstrapServers, Properties properties, KafkaRaftServer server) {
         this.logDir = logDir;
         this.bootstrapServers = bootstrapServers;
+        this.properties = properties;
         this.server = server;
     }
 
@@ -73,7 +75,7 @@ public final class EmbeddedKafka implements AutoCloseable {
             server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
             server.startup();
             String bootstrap = "127.0.0.1:" + brokerPort;
-            EmbeddedKafka kafka = new EmbeddedKafka(logDir, bootstrap, server);
+            EmbeddedKafka kafka = new EmbeddedKafka(logDir, bootstrap, props, server);
             kafka.awaitReady();
             log.info("Kafka broker ready on {} (log dir {})", bootstrap, logDir);
             return kafka;
@@ -184,6 +186,22 @@ public final class EmbeddedKafka implements AutoCloseable {
         } catch (java.util.concurrent.TimeoutException e) {
             throw new IllegalStateException("timed out creating topics " + partitionsByTopic.keySet(), e);
         }
+    }
+
+    /**
+     * Stops the broker and starts it again on the same log directory and ports, as a broker restart in a real cluster:
+     * clients reconnect to the same address, and every committed record, offset and transaction is still there.
+     */
+    public synchronized void restart() {
+        if (closed) {
+            throw new IllegalStateException("the broker on " + bootstrapServers + " is closed");
+        }
+        stopQuietly(server);
+        log.info("Kafka broker on {} stopped for a restart", bootstrapServers);
+        server = new KafkaRaftServer(KafkaConfig.fromProps(properties, false), Time.SYSTEM);
+        server.startup();
+        awaitReady();
+        log.info("Kafka broker on {} restarted (log dir {})", bootstrapServers, logDir);
     }
 
     @Override
