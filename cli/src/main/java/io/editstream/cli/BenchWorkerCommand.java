@@ -112,6 +112,11 @@ final class BenchWorkerCommand implements Callable<Integer> {
             description = "How long the worker waits for the rest of a prepare group (default: ${DEFAULT-VALUE}).")
     long prepareWaitMs;
 
+    @Option(names = "--c0-samples", paramLabel = "N",
+            description = "Keys C0 is estimated from (default: the hyperparameters' own; 2,000 for stories). C0 and the editor's "
+                    + "setup are computed once per store: with --work, a later run on the same base reads them back.")
+    Integer c0Samples;
+
     @Option(names = "--warmup", defaultValue = "8", paramLabel = "N",
             description = "Edits of an unmeasured first phase, so that no measured phase pays for a cold JVM "
                     + "(default: ${DEFAULT-VALUE}; 0: none).")
@@ -130,7 +135,7 @@ final class BenchWorkerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (edits < 1 || prefetchGroup < 1 || (batch != null && batch < 1) || graceMs < 0 || lingerMs < 0 || prepareWaitMs < 0
+        if (edits < 1 || prefetchGroup < 1 || (batch != null && batch < 1) || (c0Samples != null && c0Samples < 1) || graceMs < 0 || lingerMs < 0 || prepareWaitMs < 0
                 || warmup < 0 || timeoutSeconds < 1) {
             throw new ParameterException(spec.commandLine(), "--edits, --batch, --prefetch-group and --timeout-s must be positive; "
                     + "--grace-ms, --linger-ms, --prepare-wait-ms and --warmup must not be negative");
@@ -145,7 +150,7 @@ final class BenchWorkerCommand implements Callable<Integer> {
             List<CorrectionEvent> corrections;
             if (model.equals(STORIES)) {
                 Path path = SharedData.file("models/stories260K/stories260K.bin").getParent();
-                settings = settings(path, or(hyperparameters, "llama2c-stories"), WorkerSettings.SAMPLED_STORIES, 2000,
+                settings = settings(path, or(hyperparameters, "llama2c-stories"), WorkerSettings.SAMPLED_STORIES, c0Samples != null ? c0Samples : 2000,
                         WorkerSettings.SAMPLED_STORIES, STORY_LOCALITY);
                 corrections = storyCorrections(Math.max(edits, warmup));
             } else if (testbed) {
@@ -153,7 +158,7 @@ final class BenchWorkerCommand implements Callable<Integer> {
                 corrections = counterFactCorrections(Math.max(edits, warmup));
             } else {
                 Path wikitext = SharedData.file("data/wikitext/wiki.test.raw");
-                settings = settings(Path.of(model), hyperparameters, wikitext.toString(), 0, wikitext.toString(),
+                settings = settings(Path.of(model), hyperparameters, wikitext.toString(), c0Samples != null ? c0Samples : 0, wikitext.toString(),
                         List.of("The capital of France is", "The weather today is", "My favourite food is"));
                 corrections = counterFactCorrections(Math.max(edits, warmup));
             }
@@ -200,7 +205,7 @@ final class BenchWorkerCommand implements Callable<Integer> {
         // prompts of facts the run leaves alone: what locality is measured on
         List<String> locality = cases.stream().skip(edits).limit(8).map(CounterFactRecord::prompt).toList();
         return settings(ModelOptions.resolve(Path.of(ModelOptions.TESTBED)), or(hyperparameters, ModelOptions.TESTBED),
-                corpus.toString(), 0, heldOut.toString(), locality);
+                corpus.toString(), c0Samples != null ? c0Samples : 0, heldOut.toString(), locality);
     }
 
     /**

@@ -63,7 +63,6 @@ final class WorkerBenchmark {
     private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(30);
     private static final int SNAPSHOT_EVERY = 10;
     /** The worker's C0 reference (StoredSecondMoments.REF, package-private there). */
-    private static final String C0_REF = "c0";
 
     /**
      * @param model           what the table calls the model
@@ -174,7 +173,6 @@ final class WorkerBenchmark {
         private final Admin admin;
         private final CheckpointStore store;
         private final Options options;
-        private String firstModelId;
 
         Session(String bootstrap, SerdeSettings serdes, Admin admin, CheckpointStore store, Options options) {
             this.bootstrap = bootstrap;
@@ -196,7 +194,6 @@ final class WorkerBenchmark {
             String modelId = "bench-" + phase;
             String workerGroup = "bench-worker-" + phase;
             String applicationId = "bench-topology-" + phase;
-            shareC0(modelId);
             // the earlier phases' records are for other models: new groups start past them, not at the earliest offset
             startAtEnd(applicationId, Topics.CORRECTIONS);
             startAtEnd(workerGroup, Topics.EDIT_REQUESTS);
@@ -311,17 +308,6 @@ final class WorkerBenchmark {
         }
 
         /** Every model id computes C0 alike from the same corpus; the first one's is reused, which matters for the testbed. */
-        private void shareC0(String modelId) throws IOException {
-            if (firstModelId == null) {
-                firstModelId = modelId;
-                return;
-            }
-            var c0 = store.ref(firstModelId, C0_REF);
-            if (c0.isPresent()) {
-                store.putRef(modelId, C0_REF, c0.get());
-            }
-        }
-
         private KafkaConsumer<String, EditEvaluation> evaluationsFromNow() {
             Map<String, Object> properties = Map.of(
                     ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,

@@ -52,6 +52,17 @@ public record BatchState(SortedMap<Integer, List<FloatMatrix>> keys, SortedMap<I
 
     /** As a safetensors file: {@code keys.<layer>.<i>} and {@code prune.<layer>.a}/{@code .b}; equal states, equal bytes. */
     public byte[] encode() {
+        return encode(Map.of());
+    }
+
+    /**
+     * As {@link #encode()}, with string pairs the caller keeps beside the state in the file's {@code __metadata__} (the
+     * worker keeps the batch's requests there); {@link #decode} passes over them.
+     */
+    public byte[] encode(Map<String, String> metadata) {
+        if (metadata.containsKey("format")) {
+            throw new IllegalArgumentException("'format' is the state's own metadata entry");
+        }
         SortedMap<String, FloatMatrix> tensors = new TreeMap<>();
         keys.forEach((layer, blocks) -> {
             for (int i = 0; i < blocks.size(); i++) {
@@ -62,7 +73,9 @@ public record BatchState(SortedMap<Integer, List<FloatMatrix>> keys, SortedMap<I
             tensors.put("prune." + layer + ".a", change.a());
             tensors.put("prune." + layer + ".b", change.b());
         });
-        return Safetensors.encode(tensors, Map.of("format", FORMAT));
+        Map<String, String> pairs = new TreeMap<>(metadata);
+        pairs.put("format", FORMAT);
+        return Safetensors.encode(tensors, pairs);
     }
 
     /** Reads what {@link #encode} wrote; anything else (another format, a damaged or foreign file) is an IOException. */

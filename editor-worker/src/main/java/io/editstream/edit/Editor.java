@@ -87,15 +87,18 @@ public interface Editor extends AutoCloseable {
      * @param meanTargetNllAfter     mean NLL of target_new with z in place (what the update aims for)
      * @param restrainedDirections   singular directions PRUNE restrained, over all layers
      * @param targetSeconds          time spent optimising targets
-     * @param updateSeconds          time spent on keys, solves and weight updates
+     * @param keySeconds             time spent computing keys and the residuals reached (forward passes)
+     * @param updateSeconds          time spent on solves and weight updates
      * @param restraintSeconds       time spent on PRUNE
      */
     record EditStats(int requests, int passes, int reEdited, double meanTargetNllBefore, double meanTargetNllAfter,
-                     int restrainedDirections, double targetSeconds, double updateSeconds, double restraintSeconds) {
+                     int restrainedDirections, double targetSeconds, double keySeconds, double updateSeconds,
+                     double restraintSeconds) {
     }
 
     /**
-     * An editor by name: {@code memit}, {@code nse} or {@code alphaedit}, optionally followed by {@code +prune}.
+     * An editor by name: {@code memit}, {@code nse} or {@code alphaedit}, optionally followed by {@code +prune}, its
+     * {@link EditorSetup} computed here.
      *
      * @param c0     C0 per edit layer (see {@link SecondMomentStats})
      * @param parent manager under which the editor keeps its state (on the device the model runs on)
@@ -103,16 +106,20 @@ public interface Editor extends AutoCloseable {
      */
     static Editor create(String name, LanguageModel model, EditHyperparameters hyperparameters,
                          Map<Integer, FloatMatrix> c0, NDManager parent, long seed) {
+        checkLayers(model, hyperparameters, c0);
+        return create(name, model, hyperparameters, c0, EditorSetup.compute(name, hyperparameters, c0, parent), parent, seed);
+    }
+
+    /** As {@link #create(String, LanguageModel, EditHyperparameters, Map, NDManager, long)}, from a setup computed before. */
+    static Editor create(String name, LanguageModel model, EditHyperparameters hyperparameters,
+                         Map<Integer, FloatMatrix> c0, EditorSetup setup, NDManager parent, long seed) {
+        checkLayers(model, hyperparameters, c0);
         String normalized = name.strip().toLowerCase(Locale.ROOT);
-        boolean prune = normalized.endsWith("+prune");
-        String base = prune ? normalized.substring(0, normalized.length() - "+prune".length()) : normalized;
-        SequentialEditor.Algorithm algorithm = switch (base) {
-            case "memit" -> SequentialEditor.Algorithm.MEMIT;
-            case "nse" -> SequentialEditor.Algorithm.NSE;
-            case "alphaedit" -> SequentialEditor.Algorithm.ALPHAEDIT;
-            default -> throw new IllegalArgumentException(
-                    "unknown editing algorithm '" + name + "': use memit, nse or alphaedit, optionally with +prune");
-        };
+        return new SequentialEditor(normalized, SequentialEditor.algorithm(normalized), normalized.endsWith("+prune"), model,
+                hyperparameters, c0, setup, parent, seed);
+    }
+
+    private static void checkLayers(LanguageModel model, EditHyperparameters hyperparameters, Map<Integer, FloatMatrix> c0) {
         for (int layer : hyperparameters.layers()) {
             if (layer < 0 || layer >= model.config().layers()) {
                 throw new IllegalArgumentException("edit layer " + layer + " is outside the model's 0.." + (model.config().layers() - 1));
@@ -124,6 +131,5 @@ public interface Editor extends AutoCloseable {
                 throw new IllegalArgumentException("no C0 given for edit layer " + layer);
             }
         }
-        return new SequentialEditor(normalized, algorithm, prune, model, hyperparameters, c0, parent, seed);
     }
 }

@@ -108,6 +108,20 @@ final class RunningInverse {
     }
 
     /**
+     * A running inverse that starts from M⁻¹ computed before ({@link EditorSetup}), row-major float64 {@code [d, d]}, and
+     * owned from now on by a sub-manager of {@code owner}; with M itself (float64) when {@link #solveRestricted} needs it
+     * (as {@link #withSystem}), or null (as {@link #of}).
+     */
+    static RunningInverse fromInverse(NDArray inverse, NDArray system, NDManager owner) {
+        NDManager own = owner.newSubManager();
+        inverse.attach(own);
+        if (system != null) {
+            system.attach(own);
+        }
+        return new RunningInverse(own, system != null ? 1 : DEFAULT_MAX_PENDING, inverse, system);
+    }
+
+    /**
      * The same matrix laid out row by row. torch writes an inverse column by column, and its product with keys laid out
      * the same way (the transpose of a [requests, d] array) ran 13 times slower than with either row-major: 4 s in place
      * of 0.3 s for 6,144 × 6,144 by 10 keys, seconds per edit at batch 10. Flattening cannot view such a matrix, so it

@@ -210,6 +210,14 @@ public final class SecondMomentStats {
         return windows;
     }
 
+    /**
+     * A name for the C0 of {@code layers} computed from a corpus with these settings on these weights: another
+     * weights, corpus, sample count, window or sampling scheme is another name.
+     */
+    public static String key(String weightsSha256, int[] layers, String corpusSha256, int samples, int window) {
+        return sha256(weightsSha256 + "|" + Arrays.toString(layers) + "|" + corpusSha256 + "|" + samples + "|" + window + "|" + SAMPLING);
+    }
+
     static Path cacheFile(Path cacheDir, String weightsSha256, int layer, String corpusSha256, int samples) {
         String key = sha256(weightsSha256 + "|" + layer + "|" + corpusSha256 + "|" + samples + "|" + SAMPLING);
         return cacheDir.resolve("c0-layer" + layer + "-" + key.substring(0, 32) + ".bin");

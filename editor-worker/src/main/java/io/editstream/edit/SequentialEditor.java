@@ -4,6 +4,7 @@ import io.editstream.tensor.FloatMatrix;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.editstream.model.LanguageModel;
 import io.editstream.model.TextTokenizer;
@@ -12,6 +13,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -52,22 +54,25 @@ final class SequentialEditor implements Editor {
     private final Map<EditRequest, EditTargets.Target> prepared = new HashMap<>();
     /** A target that reached an NLL of target_new below this is one the edit can write. */
     private static final double REACHED_NLL = 1.0;
+    /** Time the current batch spent computing keys and residuals (forward passes), part of its update time. */
+    private long keyNanos;
     /** Only logged, so a restored editor may start them again from zero. */
     private int targetsFromCurrent;
     private int targetsChosen;
     /** Whether a batch was applied or restored: {@link #restore} continues an editor only from its creation. */
     private boolean used;
 
-    SequentialEditor(String name, Algorithm algorithm, boolean prune, LanguageModel model,
-                     EditHyperparameters hyperparameters, Map<Integer, FloatMatrix> c0, NDManager parent, long seed) {
+    SequentialEditor(String name, Algorithm algorithm, boolean prune, LanguageModel model, EditHyperparameters hyperparameters,
+                     Map<Integer, FloatMatrix> c0, EditorSetup setup, NDManager parent, long seed) {
         this.name = name;
         this.algorithm = algorithm;
         this.model = model;
         this.hyperparameters = hyperparameters;
+        setup.checkFits(algorithm, hyperparameters.layers(), model.config().mlpDim());
         this.state = parent.newSubManager();
         try {
-            int mlpDim = model.config().mlpDim();
             Map<Integer, RunningInverse> kept = new LinkedHashMap<>();
+            Map<Integer, NDArray> projectors = new LinkedHashMap<>();
             for (int layer : hyperparameters.layers()) {
                 if (algorithm == Algorithm.NSE || prune) {
                     // θ0's projections: NSE's targets come from them, PRUNE measures the perturbation against them.
@@ -75,22 +80,20 @@ final class SequentialEditor implements Editor {
                         originalWeights.put(layer, FloatMatrix.of(model.mlpOutputWeight(scope, layer)));
                     }
                 }
-                try (NDManager scope = state.newSubManager()) {
-                    // Cp = 0 before the first edit: the system is λ C0 (MEMIT, NSE) or μ I (AlphaEdit)
-                    NDArray system = switch (algorithm) {
-                        case MEMIT -> c0.get(layer).toNDArray(scope).mul(hyperparameters.lambda());
-                        case NSE -> c0.get(layer).toNDArray(scope).mul(hyperparameters.nse().lambda());
-                        case ALPHAEDIT -> scope.eye(mlpDim).mul(hyperparameters.alphaEdit().ridge());
-                    };
-                    // only NSE's solve on a neuron subset smaller than the rest reads M itself
-                    boolean subsets = algorithm == Algorithm.NSE && hyperparameters.nse().neuronFraction() < 1;
-                    kept.put(layer, subsets ? RunningInverse.withSystem(system, state) : RunningInverse.of(system, state));
+                // only NSE's solve on a neuron subset smaller than the rest reads M itself, λ C0 before the first edit
+                boolean subsets = algorithm == Algorithm.NSE && hyperparameters.nse().neuronFraction() < 1;
+                NDArray system = subsets
+                        ? c0.get(layer).toNDArray(state).mul(hyperparameters.nse().lambda()).toType(DataType.FLOAT64, false)
+                        : null;
+                kept.put(layer, RunningInverse.fromInverse(setup.inverse(layer, state), system, state));
+                if (algorithm == Algorithm.ALPHAEDIT) {
+                    projectors.put(layer, setup.projector(layer, state));
                 }
             }
             this.rule = switch (algorithm) {
                 case MEMIT -> new UpdateRule.Memit(kept);
                 case NSE -> new UpdateRule.Nse(kept, hyperparameters.nse().neuronFraction());
-                case ALPHAEDIT -> new UpdateRule.AlphaEdit(projectors(c0), kept);
+                case ALPHAEDIT -> new UpdateRule.AlphaEdit(projectors, kept);
             };
             this.restraint = prune ? new PruneRestraint(hyperparameters.prune().alpha()) : null;
             if (restraint != null) {
@@ -104,13 +107,17 @@ final class SequentialEditor implements Editor {
         }
     }
 
-    private Map<Integer, NDArray> projectors(Map<Integer, FloatMatrix> c0) {
-        Map<Integer, NDArray> projectors = new LinkedHashMap<>();
-        EditHyperparameters.AlphaEdit settings = hyperparameters.alphaEdit();
-        for (int layer : hyperparameters.layers()) {
-            projectors.put(layer, NullSpaceProjector.compute(state, c0.get(layer), settings.nullSpaceThreshold(), settings.relativeThreshold()));
-        }
-        return projectors;
+    /** The algorithm an editor name ({@code memit}, {@code nse} or {@code alphaedit}, optionally {@code +prune}) starts with. */
+    static Algorithm algorithm(String name) {
+        String normalized = name.strip().toLowerCase(Locale.ROOT);
+        String base = normalized.endsWith("+prune") ? normalized.substring(0, normalized.length() - "+prune".length()) : normalized;
+        return switch (base) {
+            case "memit" -> Algorithm.MEMIT;
+            case "nse" -> Algorithm.NSE;
+            case "alphaedit" -> Algorithm.ALPHAEDIT;
+            default -> throw new IllegalArgumentException(
+                    "unknown editing algorithm '" + name + "': use memit, nse or alphaedit, optionally with +prune");
+        };
     }
 
     @Override
@@ -237,6 +244,7 @@ final class SequentialEditor implements Editor {
         }
         int passes = 0;
         int reEdited = 0;
+        keyNanos = 0;
         while (!active.isEmpty() && passes < maxPasses) {
             passes++;
             if (passes > 1) {
@@ -275,7 +283,8 @@ final class SequentialEditor implements Editor {
         EditStats stats = new EditStats(batch.size(), passes, reEdited,
                 targets.stream().mapToDouble(EditTargets.Target::initialNll).average().orElse(Double.NaN),
                 targets.stream().mapToDouble(EditTargets.Target::finalNll).average().orElse(Double.NaN),
-                restrained, (targetsDone - started) / 1e9, (updateDone - targetsDone) / 1e9, (done - updateDone) / 1e9);
+                restrained, (targetsDone - started) / 1e9, keyNanos / 1e9, (updateDone - targetsDone - keyNanos) / 1e9,
+                (done - updateDone) / 1e9);
         log.debug("{}: {}", name, stats);
         return new EditResult(deltas, stats, new BatchState(remembered, pruneChanges));
     }
@@ -291,10 +300,12 @@ final class SequentialEditor implements Editor {
                                      List<EditTargets.Target> targets, Map<Integer, List<FloatMatrix>> remembered) {
         List<EditRequest> requests = active.stream().map(batch::get).toList();
         try (NDManager scope = state.newSubManager()) {
+            long keysStarted = System.nanoTime();
             NDArray keys = EditKeys.compute(scope, model, requests, contextPrefixes, layer);
             FloatMatrix keyValues = FloatMatrix.of(keys);
             requireFiniteColumns(keyValues, active, "its key at layer " + layer);
             NDArray reached = EditKeys.residualAtSubject(scope, model, requests, hyperparameters.targetLayer());
+            keyNanos += System.nanoTime() - keysStarted;
             NDArray residuals = targetMatrix(scope, active.stream().map(targets::get).toList()).sub(reached).div(layersRemaining);
             LowRankDelta delta = rule.solve(layer, residuals, keys);
             requireFiniteColumns(delta.a(), active, "its update of layer " + layer);

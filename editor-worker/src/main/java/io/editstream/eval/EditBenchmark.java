@@ -285,7 +285,7 @@ public final class EditBenchmark {
                 Editor.EditStats stats = editor.apply(requests).stats();
                 editSeconds += (System.nanoTime() - began) / 1e9;
                 targetSeconds += stats.targetSeconds();
-                updateSeconds += stats.updateSeconds();
+                updateSeconds += stats.keySeconds() + stats.updateSeconds();
                 restraintSeconds += stats.restraintSeconds();
                 reEdited += stats.reEdited();
                 targetNllSum += stats.meanTargetNllAfter() * batch.size();

@@ -37,7 +37,8 @@ final class BatchEdit {
      *
      * @param applied the requests the version applies (the others were skipped with a reason)
      */
-    record Version(CheckpointPublished checkpoint, List<EditEvaluation> evaluations, List<EditRequest> applied, String timing) {
+    record Version(CheckpointPublished checkpoint, List<EditEvaluation> evaluations, List<io.editstream.edit.EditRequest> applied,
+                   String timing) {
     }
 
     private final ModelRuntime runtime;
@@ -110,7 +111,9 @@ final class BatchEdit {
 
         SortedMap<String, TensorChange> changes = result == null ? new TreeMap<>() : ModelCheckpoints.changes(runtime.model(), result.deltas());
         Manifest manifest = runtime.head().append(new Manifest.SequenceRange(first(), last()), runtime.editorInfo(), changes,
-                result == null ? null : result.state().encode(), WriteMode.REPLACE_UNCOMMITTED);
+                result == null ? null : result.state().encode(Map.of(AppliedRequests.KEY,
+                        AppliedRequests.encode(applicable.stream().map(Candidate::request).toList()))),
+                WriteMode.REPLACE_UNCOMMITTED);
         // the version's bits, not the editor's own arithmetic, are what the next batch edits
         ModelCheckpoints.load(runtime.model(), runtime.head(), runtime.editLayers());
         long stored = System.nanoTime();
@@ -118,11 +121,12 @@ final class BatchEdit {
         Editor.EditStats stats = result == null ? null : result.stats();
         LatencyBreakdown latency = LatencyBreakdown.newBuilder()
                 .setTargetsMs(millis(prepared - started) + (stats == null ? 0 : Math.round(stats.targetSeconds() * 1000)))
+                .setKeysMs(stats == null ? 0 : Math.round(stats.keySeconds() * 1000))
                 .setUpdateMs(stats == null ? 0 : Math.round(stats.updateSeconds() * 1000))
                 .setRestraintMs(stats == null ? 0 : Math.round(stats.restraintSeconds() * 1000))
                 .setPublishMs(millis(stored - edited))
                 .build();
-        List<EditRequest> applied = applicable.stream().map(Candidate::event).toList();
+        List<io.editstream.edit.EditRequest> applied = applicable.stream().map(Candidate::request).toList();
         List<EditEvaluation> evaluations = evaluate(manifest.version(), candidates, skipped, latency);
         long evaluated = System.nanoTime();
         latency.setEvaluateMs(millis(evaluated - stored));
@@ -141,9 +145,10 @@ final class BatchEdit {
                 .setRestraint(runtime.editorInfo().restraint())
                 .setPublishedAt(Instant.now())
                 .build();
-        String timing = String.format("%d applied, %d skipped; prepare %d ms, targets %d ms, update %d ms, restraint %d ms, store %d ms, evaluate %d ms",
+        String timing = String.format("%d applied, %d skipped; prepare %d ms, targets %d ms, keys %d ms, update %d ms, restraint %d ms, "
+                        + "store %d ms, evaluate %d ms",
                 applied.size(), skipped.size(), millis(prepared - started), stats == null ? 0 : Math.round(stats.targetSeconds() * 1000),
-                latency.getUpdateMs(), latency.getRestraintMs(), latency.getPublishMs(), latency.getEvaluateMs());
+                latency.getKeysMs(), latency.getUpdateMs(), latency.getRestraintMs(), latency.getPublishMs(), latency.getEvaluateMs());
         return new Version(checkpoint, evaluations, applied, timing);
     }
 

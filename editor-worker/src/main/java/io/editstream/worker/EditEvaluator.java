@@ -76,11 +76,12 @@ public final class EditEvaluator {
     public EditEvaluation evaluateEdit(String modelId, long version, EditRequest request, LatencyBreakdown latency, long evaluatedAtMillis) {
         String targetNew = request.getTargetNew();
         String targetTrue = request.getTargetTrue();
-        List<Case> rewrites = fitting(request, Stream.of(rewritePrompt(request)), targetNew, targetTrue);
-        List<Case> paraphrases = fitting(request, request.getParaphrases().stream(), targetNew, targetTrue);
+        String what = "edit " + request.getSequence() + " (" + request.getCorrectionId() + ")";
+        List<Case> rewrites = fitting(what, Stream.of(rewritePrompt(request)), targetNew, targetTrue);
+        List<Case> paraphrases = fitting(what, request.getParaphrases().stream(), targetNew, targetTrue);
         // both specificity definitions and the truth check ask about target_true: nothing to ask without it
         List<Case> neighbours = targetTrue == null ? List.of()
-                : fitting(request, request.getNeighborhoodPrompts().stream(), targetNew, targetTrue);
+                : fitting(what, request.getNeighborhoodPrompts().stream(), targetNew, targetTrue);
         List<Case> all = new ArrayList<>(rewrites);
         all.addAll(paraphrases);
         all.addAll(neighbours);
@@ -130,11 +131,11 @@ public final class EditEvaluator {
      *                        an evenly spaced subset of them, so that the oldest edits are watched as well as the newest
      * @param editedMatrices  the edited tensors as stored; their largest condition number is reported
      */
-    public EditEvaluation evaluateVersion(String modelId, long version, List<EditRequest> retentionSample,
+    public EditEvaluation evaluateVersion(String modelId, long version, List<io.editstream.edit.EditRequest> retentionSample,
                                           Collection<FloatMatrix> editedMatrices, LatencyBreakdown latency, long evaluatedAtMillis) {
         List<Case> earlier = new ArrayList<>();
-        for (EditRequest request : evenlySpaced(retentionSample, settings.retentionSample())) {
-            earlier.addAll(fitting(request, Stream.of(rewritePrompt(request)), request.getTargetNew(), request.getTargetTrue()));
+        for (io.editstream.edit.EditRequest request : evenlySpaced(retentionSample, settings.retentionSample())) {
+            earlier.addAll(fitting("retention of \"" + request.filledPrompt() + "\"", Stream.of(request.filledPrompt()), request.targetNew(), request.targetTrue()));
         }
         try (NDManager manager = NDManager.newBaseManager(model.device())) {
             // the probability comparison where the edit names what it replaces, the stricter top-1 where it cannot
@@ -200,7 +201,8 @@ public final class EditEvaluator {
      * The cases of the prompts that fit the context with every target: the runtime refuses a longer sequence, and one
      * overlong paraphrase must not cost the edit all its measures.
      */
-    private List<Case> fitting(EditRequest request, Stream<String> prompts, String targetNew, String targetTrue) {
+    /** @param what names the edit in the warning when prompts are left out */
+    private List<Case> fitting(String what, Stream<String> prompts, String targetNew, String targetTrue) {
         List<Case> cases = new ArrayList<>();
         int dropped = 0;
         for (String prompt : prompts.toList()) {
@@ -211,8 +213,8 @@ public final class EditEvaluator {
             }
         }
         if (dropped > 0) {
-            LOG.warn("edit {} ({}): {} evaluation prompt(s) do not fit the context of {} tokens with their target, left out",
-                    request.getSequence(), request.getCorrectionId(), dropped, model.config().maxSeqLen());
+            LOG.warn("{}: {} evaluation prompt(s) do not fit the context of {} tokens with their target, left out",
+                    what, dropped, model.config().maxSeqLen());
         }
         return cases;
     }
@@ -253,11 +255,11 @@ public final class EditEvaluator {
                 request.getTargetTrue()).filledPrompt();
     }
 
-    private static List<EditRequest> evenlySpaced(List<EditRequest> requests, int most) {
+    private static <T> List<T> evenlySpaced(List<T> requests, int most) {
         if (requests.size() <= most) {
             return requests;
         }
-        List<EditRequest> picked = new ArrayList<>();
+        List<T> picked = new ArrayList<>();
         for (int i = 0; i < most; i++) {
             picked.add(requests.get((int) ((long) i * requests.size() / most)));
         }

@@ -60,6 +60,12 @@ public final class EditorWorker implements AutoCloseable {
     private final Map<TopicPartition, PartitionPublisher> publishers = new HashMap<>();
     private final Map<TopicPartition, Deque<ConsumerRecord<String, EditBatch>>> queues = new HashMap<>();
     private final Map<TopicPartition, Long> waitingSince = new HashMap<>();
+    /**
+     * Per partition, the offset of the first batch passed over because its model is stopped: committed offsets stay
+     * at or below it, so a restarted worker reads that model's batches again instead of finding them gone. The other
+     * models' batches behind it are applied meanwhile and skipped by sequence when read again.
+     */
+    private final Map<TopicPartition, Long> held = new HashMap<>();
     private final Map<String, Integer> failures = new HashMap<>();
     private final Map<String, String> stopped = new ConcurrentHashMap<>();
     private final Map<String, Long> applied = new ConcurrentHashMap<>();
@@ -184,7 +190,7 @@ public final class EditorWorker implements AutoCloseable {
             return;
         }
         if (runtime.stopped().isPresent()) {
-            passOver(partition, record);
+            hold(partition, record);
             return;
         }
         List<EditRequest> requests = batch.getEdits().stream().filter(edit -> edit.getSequence() > runtime.lastApplied()).toList();
@@ -198,7 +204,7 @@ public final class EditorWorker implements AutoCloseable {
         if (requests.get(0).getSequence() != expected) {
             stop(runtime, "sequence gap: a batch starts at sequence " + requests.get(0).getSequence() + " but the last applied sequence is "
                     + runtime.lastApplied() + " (expected " + expected + ")");
-            passOver(partition, record);
+            hold(partition, record);
             return;
         }
         BatchEdit edit = new BatchEdit(runtime, requests);
@@ -213,7 +219,7 @@ public final class EditorWorker implements AutoCloseable {
             long started = System.nanoTime();
             BatchEdit.Version version = edit.apply(groups.get());
             long committing = System.nanoTime();
-            publishers.get(partition).publish(version, record.offset() + 1, consumer.groupMetadata());
+            publishers.get(partition).publish(version, committable(partition, record), consumer.groupMetadata());
             runtime.advanced(edit.last(), version.applied());
             applied.put(runtime.modelId(), edit.last());
             failures.remove(runtime.modelId());
@@ -250,6 +256,7 @@ public final class EditorWorker implements AutoCloseable {
     private void failed(TopicPartition partition, ModelRuntime runtime, Exception e) {
         queues.get(partition).clear();
         waitingSince.remove(partition);
+        held.remove(partition);
         if (PartitionPublisher.fenced(e)) {
             giveUp(partition);
             return;
@@ -272,10 +279,27 @@ public final class EditorWorker implements AutoCloseable {
         }
     }
 
+    /** The offset to commit once {@code record} is done: past it, unless a stopped model's batch before it holds the partition. */
+    private long committable(TopicPartition partition, ConsumerRecord<String, EditBatch> record) {
+        Long floor = held.get(partition);
+        return floor == null ? record.offset() + 1 : Math.min(floor, record.offset() + 1);
+    }
+
+    /** Passes over a stopped model's batch without committing past it (see {@link #held}). */
+    private void hold(TopicPartition partition, ConsumerRecord<String, EditBatch> record) {
+        if (held.putIfAbsent(partition, record.offset()) == null) {
+            log.warn("partition {}: model {} is stopped; committed offsets stay at {} until a restart reads its batches again",
+                    partition, record.value().getModelId(), record.offset());
+        }
+        queues.get(partition).poll();
+        waitingSince.remove(partition);
+        progressed = true;
+    }
+
     /** Commits the position past a batch that publishes nothing; when that fails, the batch stays first in line. */
     private void passOver(TopicPartition partition, ConsumerRecord<String, EditBatch> record) {
         try {
-            publishers.get(partition).commitOffset(record.offset() + 1, consumer.groupMetadata());
+            publishers.get(partition).commitOffset(committable(partition, record), consumer.groupMetadata());
         } catch (WakeupException | InterruptException e) {
             throw e;
         } catch (RuntimeException e) {
@@ -297,6 +321,7 @@ public final class EditorWorker implements AutoCloseable {
         closeQuietly(publishers.remove(partition));
         queues.remove(partition);
         waitingSince.remove(partition);
+        held.remove(partition);
         consumer.pause(Set.of(partition));
     }
 
@@ -386,6 +411,7 @@ public final class EditorWorker implements AutoCloseable {
                 closeQuietly(publishers.remove(partition));
                 queues.remove(partition);
                 waitingSince.remove(partition);
+                held.remove(partition);
             }
         }
     }

@@ -9,10 +9,11 @@ import io.editstream.checkpoint.ModelHead;
 import io.editstream.edit.BatchState;
 import io.editstream.edit.EditHyperparameters;
 import io.editstream.edit.Editor;
+import io.editstream.edit.EditorSetup;
 import io.editstream.events.CheckpointPublished;
 import io.editstream.model.LanguageModel;
 import io.editstream.model.format.ModelLoader;
-import io.editstream.tensor.FloatMatrix;
+import io.editstream.tensor.Safetensors;
 import io.editstream.tensor.Sha256;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -39,9 +40,10 @@ final class ModelRuntime implements AutoCloseable {
     private final NDManager manager;
     private final EditHyperparameters hyperparameters;
     private final Manifest.EditorInfo editorInfo;
-    private final Map<Integer, FloatMatrix> c0;
+    private final StoredSecondMoments.Stored c0;
     private final EditEvaluator evaluator;
-    private final List<io.editstream.events.EditRequest> applied = new ArrayList<>();
+    /** Every request the chain applied, oldest first: where retention samples come from. */
+    private final List<io.editstream.edit.EditRequest> applied = new ArrayList<>();
     private Editor editor;
     private ModelHead head;
     private long lastApplied;
@@ -56,7 +58,9 @@ final class ModelRuntime implements AutoCloseable {
         this.model = model;
         this.manager = manager;
         this.hyperparameters = EditHyperparameters.load(settings.hyperparameters());
-        this.editorInfo = new Manifest.EditorInfo(settings.editor(), Sha256.of(JSON.writeValueAsBytes(hyperparameters)), restraint());
+        this.editorInfo = new Manifest.EditorInfo(settings.editor(), hyperparametersSha256(hyperparameters), restraint());
+        log.info("model {}: {} on {} ({} edit layers {})", modelId, settings.editor(), settings.path(), hyperparameters.layers().size(),
+                hyperparameters.layers());
         ModelCheckpoints.registerBase(store, modelId, model, settings.path(), hyperparameters.layerArray());
         int samples = settings.c0().samples() > 0 ? settings.c0().samples() : hyperparameters.secondMoment().samples();
         this.c0 = StoredSecondMoments.loadOrCompute(store, modelId, model, manager, hyperparameters.layerArray(), samples,
@@ -64,6 +68,11 @@ final class ModelRuntime implements AutoCloseable {
         // the evaluator measures drift against the model as it is now: the base
         this.evaluator = new EditEvaluator(model, settings.evaluation(), ModelTexts.heldOut(settings.heldOut(), model, manager),
                 settings.localityPrompts());
+    }
+
+    /** What a manifest names an editor's hyperparameters by: the sha256 of their JSON as the worker read them. */
+    static String hyperparametersSha256(EditHyperparameters hyperparameters) throws IOException {
+        return Sha256.of(JSON.writeValueAsBytes(hyperparameters));
     }
 
     /** Loads the model and everything built on its base weights; {@link #restore} must follow before any edit. */
@@ -88,9 +97,12 @@ final class ModelRuntime implements AutoCloseable {
     void restore(Optional<CheckpointPublished> committed) throws IOException {
         long started = System.nanoTime();
         closeEditor();
+        applied.clear();
         int[] layers = hyperparameters.layerArray();
         ModelCheckpoints.load(model, store.head(modelId), layers);
-        editor = Editor.create(settings.editor(), model, hyperparameters, c0, manager, settings.seed());
+        EditorSetup setup = StoredEditorSetup.loadOrCompute(store, modelId, settings.editor(), hyperparameters,
+                editorInfo.hyperparametersSha256(), c0, manager);
+        editor = Editor.create(settings.editor(), model, hyperparameters, c0.c0(), setup, manager, settings.seed());
         if (committed.isEmpty()) {
             head = store.head(modelId);
             lastApplied = 0;
@@ -119,7 +131,10 @@ final class ModelRuntime implements AutoCloseable {
             Manifest manifest = store.manifest(modelId, v).orElseThrow(
                     () -> new IllegalStateException("model " + modelId + " has no version " + current + " in the store"));
             if (manifest.editorState() != null) {
-                states.add(BatchState.decode(store.blob(manifest.editorState(), "model " + modelId + " version " + v + " editor state")));
+                String source = "model " + modelId + " version " + v + " editor state";
+                byte[] state = store.blob(manifest.editorState(), source);
+                states.add(BatchState.decode(state));
+                applied.addAll(AppliedRequests.decode(Safetensors.metadata(state, source).get(AppliedRequests.KEY), source));
             }
         }
         return states;
@@ -177,13 +192,13 @@ final class ModelRuntime implements AutoCloseable {
         return lastApplied;
     }
 
-    /** Requests applied since this worker started, oldest first: where retention samples come from. */
-    List<io.editstream.events.EditRequest> applied() {
+    /** Every request the chain applied up to the head, oldest first: where retention samples come from. */
+    List<io.editstream.edit.EditRequest> applied() {
         return applied;
     }
 
     /** Records that the head's new version covers sequences through {@code last}. */
-    void advanced(long last, List<io.editstream.events.EditRequest> appliedNow) {
+    void advanced(long last, List<io.editstream.edit.EditRequest> appliedNow) {
         lastApplied = last;
         applied.addAll(appliedNow);
     }

@@ -28,6 +28,31 @@ class MeasuresTest {
     }
 
     @Test
+    void conditionNumberFromTheGramMatrixAgreesWithTheSvdWideTallAndIllConditioned() {
+        java.util.Random random = new java.util.Random(5);
+        for (int[] shape : new int[][] {{8, 300}, {300, 8}, {16, 16}}) {
+            for (double spread : new double[] {1, 1e3, 1e9}) {
+                int rows = shape[0];
+                int cols = shape[1];
+                float[] values = new float[rows * cols];
+                for (int i = 0; i < values.length; i++) {
+                    // the last row (or column) shrunk by the spread: condition numbers from a few to ~1e9
+                    boolean last = rows <= cols ? i / cols == rows - 1 : i % cols == cols - 1;
+                    values[i] = (float) (random.nextGaussian() / (last ? spread : 1));
+                }
+                FloatMatrix matrix = new FloatMatrix(rows, cols, values);
+                org.ejml.data.DMatrixRMaj dense = new org.ejml.data.DMatrixRMaj(rows, cols);
+                for (int i = 0; i < values.length; i++) {
+                    dense.data[i] = values[i];
+                }
+                double[] sigma = org.ejml.dense.row.SingularOps_DDRM.singularValues(dense);
+                double expected = java.util.Arrays.stream(sigma).max().orElseThrow() / java.util.Arrays.stream(sigma).min().orElseThrow();
+                assertEquals(expected, ConditionNumber.of(matrix), expected * 1e-6, rows + " x " + cols + ", spread " + spread);
+            }
+        }
+    }
+
+    @Test
     void repetitiveTextHasLowerNgramEntropyThanVariedText() {
         String repetitive = String.join(" ", Collections.nCopies(20, "the dog ran"));
         String varied = "once upon a time there was a little girl named lily she loved to play outside in the park "

@@ -97,7 +97,7 @@ class EditEvaluatorTest {
 
             List<FloatMatrix> edited = Stories.HYPERPARAMETERS.layers().stream()
                     .map(layer -> FloatMatrix.of(model.weights().get(model.mlpOutputName(layer)))).toList();
-            EditEvaluation version = valid(evaluator.evaluateVersion(MODEL, 1, List.of(SUE_WAS_SAD), edited, LATENCY, 3_000), 3_000);
+            EditEvaluation version = valid(evaluator.evaluateVersion(MODEL, 1, List.of(engine(SUE_WAS_SAD)), edited, LATENCY, 3_000), 3_000);
             assertEquals(EvaluationScope.CHECKPOINT, version.getScope());
             assertNull(version.getOutcome());
             assertNull(version.getSequence());
@@ -132,9 +132,9 @@ class EditEvaluatorTest {
         List<FloatMatrix> none = List.of();
         try (LanguageModel model = Stories.load()) {
             EditEvaluator all = new EditEvaluator(model, EvaluationSettings.DEFAULTS, heldOut, UNRELATED);
-            assertEquals(0.5, all.evaluateVersion(MODEL, 0, List.of(alreadyTrue, unedited), none, LATENCY, 0).getRetention());
+            assertEquals(0.5, all.evaluateVersion(MODEL, 0, List.of(engine(alreadyTrue), engine(unedited)), none, LATENCY, 0).getRetention());
             EditEvaluator one = new EditEvaluator(model, new EvaluationSettings(1, 64, 4, 2), heldOut, UNRELATED);
-            assertEquals(1.0, one.evaluateVersion(MODEL, 0, List.of(alreadyTrue, unedited), none, LATENCY, 0).getRetention(),
+            assertEquals(1.0, one.evaluateVersion(MODEL, 0, List.of(engine(alreadyTrue), engine(unedited)), none, LATENCY, 0).getRetention(),
                     "a sample of one keeps the oldest edit");
         }
     }
@@ -155,7 +155,7 @@ class EditEvaluatorTest {
             assertNotNull(evaluation.getGenerationContainsTarget());
             // without target_true, retention falls back to the teacher-forced top-1 of target_new
             assertEquals(evaluation.getEfficacyTop1(),
-                    evaluator.evaluateVersion(MODEL, 0, List.of(bare), List.of(), LATENCY, 0).getRetention());
+                    evaluator.evaluateVersion(MODEL, 0, List.of(engine(bare)), List.of(), LATENCY, 0).getRetention());
         }
     }
 
@@ -227,5 +227,10 @@ class EditEvaluatorTest {
                 .setConfidence(1.0)
                 .setDetectedAt(Instant.ofEpochMilli(0))
                 .build();
+    }
+
+    private static io.editstream.edit.EditRequest engine(EditRequest request) {
+        return new io.editstream.edit.EditRequest(request.getPromptTemplate(), request.getSubject(), request.getTargetNew(),
+                request.getTargetTrue());
     }
 }

@@ -40,7 +40,8 @@ final class OfflineRun {
         EditHyperparameters hyperparameters = EditHyperparameters.load(settings.hyperparameters());
         int[] layers = hyperparameters.layerArray();
         Map<Integer, FloatMatrix> c0 = new LinkedHashMap<>();
-        Map<String, FloatMatrix> stored = workerStore.tensors(workerStore.ref(modelId, StoredSecondMoments.REF).orElseThrow(), "C0");
+        String c0Blob = workerStore.ref(modelId, StoredSecondMoments.REF).orElseThrow();
+        Map<String, FloatMatrix> stored = workerStore.tensors(c0Blob, "C0");
         for (int layer : layers) {
             c0.put(layer, stored.get("layer." + layer));
         }
@@ -48,7 +49,12 @@ final class OfflineRun {
         try (CheckpointStore store = WorkerStack.openStore(dir);
              LanguageModel model = ModelLoader.load(Path.of(settings.path()), Device.cpu());
              NDManager manager = NDManager.newBaseManager(Device.cpu());
-             Editor editor = Editor.create(settings.editor(), model, hyperparameters, c0, manager, settings.seed())) {
+             // the setup as the worker stored it (what EditorSetupTest shows equal to computing it): inverting the
+             // testbed's systems again would take minutes
+             Editor editor = Editor.create(settings.editor(), model, hyperparameters, c0,
+                     StoredEditorSetup.loadOrCompute(workerStore, modelId, settings.editor(), hyperparameters,
+                             ModelRuntime.hyperparametersSha256(hyperparameters), new StoredSecondMoments.Stored(c0Blob, c0), manager),
+                     manager, settings.seed())) {
             ModelCheckpoints.registerBase(store, modelId, model, settings.path(), layers);
             ModelHead head = store.head(modelId);
             Manifest.EditorInfo info = new Manifest.EditorInfo(settings.editor(), Sha256.of(new byte[0]), null);

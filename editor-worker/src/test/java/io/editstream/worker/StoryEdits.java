@@ -38,12 +38,19 @@ final class StoryEdits {
     private StoryEdits() {
     }
 
-    /** The first {@code count} facts as requests with sequences 1..count. */
+    /**
+     * {@code count} distinct requests with sequences 1..count: the facts as they are, then round r pairs fact t's
+     * template with fact t + r's subject, so no (subject, template) pair comes twice (up to 22² requests).
+     */
     static List<EditRequest> requests(int count) {
+        if (count > FACTS.length * FACTS.length) {
+            throw new IllegalArgumentException("at most " + FACTS.length * FACTS.length + " distinct story requests, not " + count);
+        }
         List<EditRequest> requests = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            String[] fact = FACTS[i];
-            requests.add(request(i + 1, fact[0], fact[1], fact[2], fact[3]));
+            String[] fact = FACTS[i % FACTS.length];
+            String subject = FACTS[(i % FACTS.length + i / FACTS.length) % FACTS.length][1];
+            requests.add(request(i + 1, fact[0], subject, fact[2], fact[3]));
         }
         return requests;
     }

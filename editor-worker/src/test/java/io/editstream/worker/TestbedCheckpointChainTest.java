@@ -1,23 +1,28 @@
-package io.editstream.checkpoint;
+package io.editstream.worker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
+import io.editstream.checkpoint.AccumulatedChange;
+import io.editstream.checkpoint.CheckpointStore;
+import io.editstream.checkpoint.Delta;
+import io.editstream.checkpoint.Manifest;
+import io.editstream.checkpoint.ModelHead;
+import io.editstream.checkpoint.TensorChange;
+import io.editstream.checkpoint.WriteMode;
 import io.editstream.checkpoint.objects.FileSystemObjectStore;
 import io.editstream.edit.EditHyperparameters;
 import io.editstream.edit.EditRequest;
 import io.editstream.edit.Editor;
 import io.editstream.edit.LowRankDelta;
-import io.editstream.edit.SecondMomentStats;
 import io.editstream.eval.CounterFactReader;
 import io.editstream.eval.CounterFactRecord;
 import io.editstream.model.LanguageModel;
 import io.editstream.model.SharedData;
 import io.editstream.model.format.ModelLoader;
 import io.editstream.tensor.FloatMatrix;
-import io.editstream.worker.ModelCheckpoints;
 import io.editstream.train.CommittedTestbed;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,7 +30,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
-import java.util.stream.Collectors;
+import java.nio.file.Files;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,7 +40,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TestbedCheckpointChainTest {
 
-    private static final String MODEL = "testbed";
+    /** A new model id in every run: the shared testbed store keeps the C0 each model id was pinned to. */
+    private static final String MODEL = "testbed-chain-" + Long.toString(System.currentTimeMillis(), 36);
     private static final int VERSIONS = 50;
     private static final int REBASE_AT = 25;
 
@@ -45,24 +51,24 @@ class TestbedCheckpointChainTest {
     @Test
     void everyVersionMaterialisesToTheBitsTheEditorHeld() throws Exception {
         List<CounterFactRecord> train = CounterFactReader.read(SharedData.resolve("data/counterfact/counterfact-train.json"));
-        // one edit layer of the testbed's two: setting up an editor inverts a 10,240-square system per layer
-        EditHyperparameters testbed = EditHyperparameters.load("testbed");
-        EditHyperparameters hyperparameters = new EditHyperparameters(testbed.description(), List.of(1), testbed.lambda(),
-                testbed.target(), testbed.contextTemplates(), testbed.secondMoment(), testbed.nse(), testbed.alphaEdit(), testbed.prune());
+        // the worker tests' testbed: its C0 and editor setup come from (or go to) the store they share
+        WorkerSettings.ModelSettings settings = WorkerStack.testbedSettings(List.of(MODEL), 0, "unused").models().get(MODEL);
+        EditHyperparameters hyperparameters = EditHyperparameters.load(settings.hyperparameters());
         int[] layers = hyperparameters.layerArray();
         try (LanguageModel model = ModelLoader.load(CommittedTestbed.path(), Device.cpu());
              NDManager manager = NDManager.newBaseManager(Device.cpu());
+             CheckpointStore shared = WorkerStack.testbedStore();
              CheckpointStore store = new CheckpointStore(new FileSystemObjectStore(dir.resolve("store")), 10)) {
-            // C0 from facts the chain does not edit: enough keys for a well-posed solve, a test's worth of time
-            String corpus = train.subList(500, 800).stream().map(c -> c.prompt() + " " + c.groundTruth())
-                    .collect(Collectors.joining("\n"));
-            Map<Integer, FloatMatrix> c0 = SecondMomentStats.compute(manager, model, layers, corpus, 2_000, 32);
+            StoredSecondMoments.Stored c0 = StoredSecondMoments.loadOrCompute(shared, MODEL, model, manager, layers,
+                    settings.c0().samples(), () -> read(Path.of(settings.c0().corpus())));
+            var setup = StoredEditorSetup.loadOrCompute(shared, MODEL, "nse", hyperparameters,
+                    ModelRuntime.hyperparametersSha256(hyperparameters), c0, manager);
             ModelCheckpoints.registerBase(store, MODEL, model, CommittedTestbed.path().toString(), layers);
             ModelHead head = store.head(MODEL);
             Manifest.EditorInfo editorInfo = new Manifest.EditorInfo("nse", "0".repeat(64), null);
 
             List<SortedMap<String, FloatMatrix>> held = new ArrayList<>();
-            try (Editor editor = Editor.create("nse", model, hyperparameters, c0, manager, 1)) {
+            try (Editor editor = Editor.create("nse", model, hyperparameters, c0.c0(), setup, manager, 1)) {
                 for (int v = 1; v <= VERSIONS; v++) {
                     SortedMap<String, TensorChange> changes = new TreeMap<>();
                     if (v == REBASE_AT) {
@@ -101,6 +107,14 @@ class TestbedCheckpointChainTest {
                 }
             }
             assertTrue(store.verify(MODEL).stream().allMatch(CheckpointStore.VersionCheck::ok));
+        }
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 

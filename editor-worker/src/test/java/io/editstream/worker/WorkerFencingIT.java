@@ -48,14 +48,14 @@ class WorkerFencingIT {
             List<CheckpointPublished> checkpoints;
             try (EditorWorker successor = stack.startWorker(store, models, "it-successor")) {
                 checkpoints = stack.readUntil(Topics.CHECKPOINTS, CheckpointPublished.class,
-                        all -> EditorWorkerIT.lastVersion(all, MODEL) == EDITS, Duration.ofMinutes(2));
+                        all -> WorkerAssertions.lastVersion(all, MODEL) == EDITS, Duration.ofMinutes(2));
                 assertEquals(EDITS, successor.lastApplied().get(MODEL));
             }
             long zombieReached = zombie.lastApplied().get(MODEL);
             List<EditEvaluation> evaluations = stack.readUntil(Topics.EVALUATIONS, EditEvaluation.class,
                     all -> all.size() >= 2 * EDITS, Duration.ofSeconds(30));
-            EditorWorkerIT.assertChain(checkpoints, MODEL, batches);
-            EditorWorkerIT.assertEvaluations(evaluations, MODEL, batches.size());
+            WorkerAssertions.assertChain(checkpoints, MODEL, batches);
+            WorkerAssertions.assertEvaluations(evaluations, MODEL, EDITS, batches.size());
             assertEquals(true, zombieReached < EDITS, "the zombie was fenced before the end (reached " + zombieReached + ")");
 
             SortedMap<String, FloatMatrix> published = new TreeMap<>(store.materialise(MODEL, EDITS, CheckpointStore.Start.BASE).tensors());

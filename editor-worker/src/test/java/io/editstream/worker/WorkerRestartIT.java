@@ -63,13 +63,13 @@ class WorkerRestartIT {
             List<CheckpointPublished> checkpoints;
             try (EditorWorker second = stack.startWorker(store, models)) {
                 checkpoints = stack.readUntil(Topics.CHECKPOINTS, CheckpointPublished.class,
-                        all -> EditorWorkerIT.lastVersion(all, MODEL) == EDITS, Duration.ofMinutes(2));
+                        all -> WorkerAssertions.lastVersion(all, MODEL) == EDITS, Duration.ofMinutes(2));
                 assertEquals(Map.of(), second.stoppedModels());
             }
             List<EditEvaluation> evaluations = stack.readUntil(Topics.EVALUATIONS, EditEvaluation.class,
                     all -> all.size() >= 2 * EDITS, Duration.ofSeconds(30));
-            EditorWorkerIT.assertChain(checkpoints, MODEL, batches);
-            EditorWorkerIT.assertEvaluations(evaluations, MODEL, batches.size());
+            WorkerAssertions.assertChain(checkpoints, MODEL, batches);
+            WorkerAssertions.assertEvaluations(evaluations, MODEL, EDITS, batches.size());
 
             SortedMap<String, FloatMatrix> published = new TreeMap<>(store.materialise(MODEL, EDITS, CheckpointStore.Start.BASE).tensors());
             SortedMap<String, FloatMatrix> uninterrupted = OfflineRun.run(store, MODEL, WorkerStack.settings(models, 0).models().get(MODEL),

@@ -8,7 +8,11 @@ import io.editstream.events.EditBatch;
 import io.editstream.events.SerdeSettings;
 import io.editstream.events.Topics;
 import io.editstream.model.SharedData;
+import io.editstream.eval.CounterFactReader;
+import io.editstream.eval.CounterFactRecord;
+import io.editstream.train.CommittedTestbed;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -47,7 +51,8 @@ final class WorkerStack implements BeforeAllCallback, AfterAllCallback {
     @Override
     public void beforeAll(ExtensionContext context) {
         // two partitions of edit-requests: models share partitions or not, as their keys hash
-        stack = EmbeddedStack.start(Map.of(Topics.EDIT_REQUESTS, 2, Topics.CHECKPOINTS, 1, Topics.EVALUATIONS, 1));
+        stack = EmbeddedStack.start(Map.of(Topics.CORRECTIONS, 2, Topics.CORRECTIONS_DLQ, 1,
+                Topics.EDIT_REQUESTS, 2, Topics.CHECKPOINTS, 1, Topics.EVALUATIONS, 1));
         serdes = SerdeSettings.apicurio(stack.registry().apiUrl());
     }
 
@@ -60,9 +65,9 @@ final class WorkerStack implements BeforeAllCallback, AfterAllCallback {
     }
 
     /**
-     * stories260K under each model id. Its editor is set up in about a second; the testbed's takes minutes (it inverts a
-     * 10,240-square float64 system per edit layer), so every worker test runs on stories260K. Evaluation sample sizes
-     * are kept small: the tests check the events, not the measures.
+     * stories260K under each model id: its editor is set up in about a second and edits in a fraction of one, so the
+     * tests of faults (kills, fencing, gaps, broker restarts) run on it. Evaluation sample sizes are kept small: the
+     * tests check the events, not the measures.
      */
     static WorkerSettings settings(List<String> modelIds, long prepareWaitMs) {
         return settings(modelIds, prepareWaitMs, "it-worker");
@@ -78,6 +83,45 @@ final class WorkerStack implements BeforeAllCallback, AfterAllCallback {
                 SampledCorpus.STORY_OPENINGS, SEED, GROUP_SIZE, new EvaluationSettings(4, 64, 4, 4));
         return new WorkerSettings(groupId, "it-worker", prepareWaitMs, 5, 0,
                 modelIds.stream().collect(java.util.stream.Collectors.toMap(id -> id, id -> stories)));
+    }
+
+    /**
+     * The testbed with NSE and PRUNE under each model id, edited as {@code testbed-quick} says (the testbed's tuned
+     * hyperparameters on one of its two edit layers, with a quarter of the target steps: a CI-sized run), with C0 from 4,096
+     * keys of CounterFact train-split facts and held-out text from other train-split facts. Its store is {@link
+     * #testbedStore}: the testbed's C0 and editor setup (a 10,240-square float64 inverse, a minute or more on two cores) are
+     * computed by the first test that needs them and read back by the others.
+     */
+    static WorkerSettings testbedSettings(List<String> modelIds, long prepareWaitMs, String groupId) throws IOException {
+        Path texts = Files.createDirectories(Path.of("target", "testbed-texts"));
+        List<CounterFactRecord> train = CounterFactReader.read(SharedData.resolve("data/counterfact/counterfact-train.json"));
+        Path c0 = write(texts.resolve("c0.txt"), train.subList(0, 1500));
+        Path heldOut = write(texts.resolve("held-out.txt"), train.subList(1500, 1600));
+        WorkerSettings.ModelSettings testbed = new WorkerSettings.ModelSettings(CommittedTestbed.path().toString(), "nse+prune",
+                "testbed-quick", "cpu", new WorkerSettings.C0(c0.toString(), 4096), heldOut.toString(),
+                train.subList(1600, 1608).stream().map(CounterFactRecord::prompt).toList(), SEED, GROUP_SIZE,
+                new EvaluationSettings(4, 128, 4, 4));
+        return new WorkerSettings(groupId, "it-worker", prepareWaitMs, 10, 0,
+                modelIds.stream().collect(java.util.stream.Collectors.toMap(id -> id, id -> testbed)));
+    }
+
+    private static Path write(Path file, List<CounterFactRecord> facts) throws IOException {
+        String text = facts.stream().map(fact -> fact.prompt() + " " + fact.groundTruth()).collect(java.util.stream.Collectors.joining("\n"));
+        // the same bytes every time: C0's stored name hashes them
+        if (!Files.exists(file) || !Files.readString(file).equals(text)) {
+            Files.writeString(file, text);
+        }
+        return file;
+    }
+
+    /** One store for every testbed test of the build, so that the testbed's C0 and editor setup are computed once. */
+    static CheckpointStore testbedStore() throws IOException {
+        return openStore(Path.of("target", "testbed-store"));
+    }
+
+    /** Stops the broker and starts it again on the same log directory and address. */
+    void restartBroker() {
+        stack.kafka().restart();
     }
 
     /**
