@@ -106,21 +106,33 @@ final class FollowCommand implements Callable<Integer> {
                     + (subscriber.server == null ? "" : "; completions on http://127.0.0.1:" + subscriber.server.port()
                     + "/v1/completions") + "; Ctrl-C stops it");
             out.flush();
-            FollowStatus shown = null;
-            while (!awaitStop(stopped)) {
-                FollowStatus now = subscriber.follower.status();
-                if (shown == null || changed(shown, now)) {
-                    out.println(line(now));
-                    out.flush();
-                    shown = now;
-                }
-                if (now.state() == FollowStatus.State.FAILED) {
+            try {
+                report(subscriber.follower, stopped, out);
+            } finally {
+                try {
                     Runtime.getRuntime().removeShutdownHook(hook);
-                    throw new CommandFailure(modelId + ": " + now.failure());
+                } catch (IllegalStateException shutdownInProgress) {
+                    // the hook is closing the subscriber too; closing twice is harmless
                 }
             }
         }
         return 0;
+    }
+
+    /** Prints a line whenever what the subscriber serves changes, until Ctrl-C, an interrupt, or a failure. */
+    private void report(CheckpointFollower follower, CountDownLatch stopped, PrintWriter out) {
+        FollowStatus shown = null;
+        while (!awaitStop(stopped)) {
+            FollowStatus now = follower.status();
+            if (shown == null || changed(shown, now)) {
+                out.println(line(now));
+                out.flush();
+                shown = now;
+            }
+            if (now.state() == FollowStatus.State.FAILED) {
+                throw new CommandFailure(modelId + ": " + now.failure());
+            }
+        }
     }
 
     /** The follower and what it serves, closed once whether Ctrl-C or a failure ends the command. */
@@ -168,6 +180,18 @@ final class FollowCommand implements Callable<Integer> {
                 return;
             }
             closed = true;
+            // closing waits for the follower's thread and the requests in flight; an interrupt left set would cut that short
+            boolean interrupted = Thread.interrupted();
+            try {
+                closeAll();
+            } finally {
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+
+        private void closeAll() {
             if (follower != null) {
                 follower.close();
             }
