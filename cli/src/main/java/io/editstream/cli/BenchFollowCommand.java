@@ -59,8 +59,8 @@ import picocli.CommandLine.Spec;
  * {@link ModelHead} and published in Kafka transactions) so that the subscriber, not the editor, is what is timed.
  */
 @Command(name = "follow", mixinStandardHelpOptions = true,
-        description = "Benchmark the fleet subscriber: time to apply one version (rank-1 and rank-10 deltas per edit layer, as "
-                + "batches of 1 and 10 edits make), time for a fresh subscriber to catch up 100 versions (from the base, and with "
+        description = "Benchmark the fleet subscriber: time to apply one version (rank-1 and rank-16 deltas per edit layer, as "
+                + "batches of 1 and 10 NSE edits make), time for a fresh subscriber to catch up 100 versions (from the base, and with "
                 + "a snapshot every 10), and the completion endpoint's p50/p99 while versions are swapped under load.")
 final class BenchFollowCommand implements Callable<Integer> {
 
@@ -77,6 +77,11 @@ final class BenchFollowCommand implements Callable<Integer> {
 
     @Option(names = "--hyperparameters", paramLabel = "NAME|FILE", description = "Whose edit layers change (default: llama2c-stories or testbed).")
     String hyperparameters;
+
+    @Option(names = "--ranks", defaultValue = "1,16", split = ",", paramLabel = "R",
+            description = "Delta ranks per edit layer to time (default: ${DEFAULT-VALUE}: what batches of 1 and 10 NSE edits of the "
+                    + "testbed store, per bench checkpoints).")
+    List<Integer> ranks;
 
     @Option(names = "--versions", defaultValue = "20", paramLabel = "N", description = "Versions timed per rank (default: ${DEFAULT-VALUE}).")
     int versions;
@@ -98,8 +103,9 @@ final class BenchFollowCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (versions < 1 || catchUp < 1 || loadSeconds < 1 || clients < 1 || swapEveryMs < 1 || maxTokens < 1) {
-            throw new CommandFailure("--versions, --catch-up, --load-seconds, --clients, --swap-every-ms and --max-tokens must be at least 1");
+        if (ranks.stream().anyMatch(r -> r < 1) || versions < 1 || catchUp < 1 || loadSeconds < 1 || clients < 1 || swapEveryMs < 1
+                || maxTokens < 1) {
+            throw new CommandFailure("--ranks, --versions, --catch-up, --load-seconds, --clients, --swap-every-ms and --max-tokens must be at least 1");
         }
         Path path = switch (model) {
             case "stories" -> SharedData.file("models/stories260K/stories260K.bin").getParent();
@@ -118,7 +124,7 @@ final class BenchFollowCommand implements Callable<Integer> {
              CheckpointStore snapshotted = new CheckpointStore(ObjectStores.open(dir.resolve("snapshots").toString()), 10)) {
             Bench bench = new Bench(stack.kafka().bootstrapServers(), SerdeSettings.apicurio(stack.registry().apiUrl()), path, layers);
             out.printf(Locale.ROOT, "fleet subscriber on %s, edit layers %s; embedded broker, file-system store%n", path, Arrays.toString(layers));
-            for (int rank : new int[] {1, 10}) {
+            for (int rank : ranks) {
                 bench.applyOne(plain, "apply-r" + rank, rank, out);
             }
             bench.catchUp(plain, "catch-up-base", out, "from the base (no snapshots)");
@@ -168,8 +174,8 @@ final class BenchFollowCommand implements Callable<Integer> {
                     apply[v - 1] = (applied - started) / 1e6;
                     swap[v - 1] = (System.nanoTime() - applied) / 1e6;
                 }
-                out.printf(Locale.ROOT, "apply one version, rank %d per layer (batch of %d): commit->served p50 %.1f ms p99 %.1f ms; "
-                        + "fetch+verify+apply p50 %.1f ms, swap into the model p50 %.1f ms (%d versions)%n", rank, rank,
+                out.printf(Locale.ROOT, "apply one version, rank %d per layer: commit->served p50 %.1f ms p99 %.1f ms; "
+                        + "fetch+verify+apply p50 %.1f ms, swap into the model p50 %.1f ms (%d versions)%n", rank,
                         WorkerBenchmark.percentile(live, 50), WorkerBenchmark.percentile(live, 99), WorkerBenchmark.percentile(apply, 50), WorkerBenchmark.percentile(swap, 50), versions);
             }
         }

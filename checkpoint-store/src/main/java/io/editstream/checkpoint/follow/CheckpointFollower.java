@@ -155,7 +155,10 @@ public final class CheckpointFollower implements AutoCloseable {
         return command(FollowTarget.latest());
     }
 
-    /** Serves {@code version} and stays there; waits for it when it is not published yet. */
+    /**
+     * Serves {@code version} and stays there. When it is not published yet the follower waits for it, and the future
+     * completes at once with the version still served.
+     */
     public CompletableFuture<FollowStatus> pin(long version) {
         return command(new FollowTarget.Pinned(version));
     }
