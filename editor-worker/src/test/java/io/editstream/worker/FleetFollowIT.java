@@ -28,6 +28,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -35,6 +36,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
@@ -42,6 +44,11 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,7 +56,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The fleet subscriber on a real broker, registry and file-system store, serving stories260K: it follows a real
  * worker and a 50-version chain to the writer's tensor hashes, starts late from the nearest snapshot, refuses a corrupt
- * blob, a broken chain and another base's version while it keeps serving the version before, rolls back, and answers
+ * blob, a broken chain, another base's version and an unreadable record while it keeps serving the version before,
+ * rolls back, and answers
  * every completion wholly from one version while versions are swapped under it.
  */
 class FleetFollowIT {
@@ -158,6 +166,16 @@ class FleetFollowIT {
             writer.publish(CheckpointPublished.newBuilder(writer.event(broken)).setParentVersion(4L).build());
             refused = follower.awaitStatus(s -> s.lastRefusal().reason().contains("broken chain"), WAIT);
             assertEquals(5, refused.lastRefusal().version());
+            assertStillServesThree(writer, served, server, follower);
+
+            // a record that is no CheckpointPublished at all is passed over
+            Properties raw = new Properties();
+            raw.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrap());
+            try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(raw, new StringSerializer(), new ByteArraySerializer())) {
+                producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, model, "not avro".getBytes(StandardCharsets.UTF_8))).get();
+            }
+            refused = follower.awaitStatus(s -> s.lastRefusal().version() == -1, WAIT);
+            assertTrue(refused.lastRefusal().reason().contains("is not a readable CheckpointPublished"), refused.lastRefusal().reason());
             assertStillServesThree(writer, served, server, follower);
 
             // it still takes orders: version 4, now readable, is served when asked for

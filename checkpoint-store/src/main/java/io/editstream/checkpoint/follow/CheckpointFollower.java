@@ -25,6 +25,7 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RecordDeserializationException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
@@ -213,7 +214,7 @@ public final class CheckpointFollower implements AutoCloseable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (RuntimeException | IOException e) {
+        } catch (RuntimeException e) {
             if (!closing) {
                 log.error("the follower of {} failed", settings.modelId(), e);
                 fail("the follower failed: " + describe(e));
@@ -228,16 +229,23 @@ public final class CheckpointFollower implements AutoCloseable {
         }
     }
 
-    private BaseModel awaitBase() throws IOException, InterruptedException {
-        boolean logged = false;
+    /** The model's base, once a writer has registered it; a store that cannot be read now is asked again. */
+    private BaseModel awaitBase() throws InterruptedException {
+        String said = null;
         while (!closing) {
-            Optional<BaseModel> found = store.base(settings.modelId());
-            if (found.isPresent()) {
-                return found.get();
+            String why;
+            try {
+                Optional<BaseModel> found = store.base(settings.modelId());
+                if (found.isPresent()) {
+                    return found.get();
+                }
+                why = "model " + settings.modelId() + " has no base in the store yet; waiting for a writer to register it";
+            } catch (IOException e) {
+                why = "cannot read the base of " + settings.modelId() + " from the store (" + describe(e) + "); trying again";
             }
-            if (!logged) {
-                log.info("model {} has no base in the store yet; waiting for a writer to register it", settings.modelId());
-                logged = true;
+            if (!why.equals(said)) {
+                log.info("{}", why);
+                said = why;
             }
             Thread.sleep(WAIT.toMillis());
         }
@@ -317,6 +325,11 @@ public final class CheckpointFollower implements AutoCloseable {
             }
         } catch (WakeupException e) {
             // a command or close(): handled by the loop
+        } catch (RecordDeserializationException e) {
+            // one unreadable record must not stop the fleet: pass over it, say so, keep the version served
+            consumer.seek(e.topicPartition(), e.offset() + 1);
+            refuse(-1, "the record at " + e.topicPartition() + " offset " + e.offset() + " is not a readable CheckpointPublished ("
+                    + describe(e.getCause() != null ? e.getCause() : e) + "); passed over");
         }
     }
 
