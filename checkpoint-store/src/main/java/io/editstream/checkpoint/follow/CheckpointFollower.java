@@ -9,6 +9,8 @@ import io.editstream.events.CheckpointPublished;
 import io.editstream.events.SerdeSettings;
 import io.editstream.events.Topics;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
@@ -326,8 +328,13 @@ public final class CheckpointFollower implements AutoCloseable {
         } catch (WakeupException e) {
             // a command or close(): handled by the loop
         } catch (RecordDeserializationException e) {
-            // one unreadable record must not stop the fleet: pass over it, say so, keep the version served
+            // one unreadable record must not stop the fleet: pass over it, say so (when it is this model's), keep the version served
             consumer.seek(e.topicPartition(), e.offset() + 1);
+            ByteBuffer key = e.keyBuffer();
+            if (key != null && !settings.modelId().equals(StandardCharsets.UTF_8.decode(key.duplicate()).toString())) {
+                log.debug("passed over an unreadable record of another model at {} offset {}", e.topicPartition(), e.offset());
+                return;
+            }
             refuse(-1, "the record at " + e.topicPartition() + " offset " + e.offset() + " is not a readable CheckpointPublished ("
                     + describe(e.getCause() != null ? e.getCause() : e) + "); passed over");
         }
