@@ -33,7 +33,8 @@ import picocli.CommandLine;
 
 /**
  * {@code editstream follow} on a real broker, registry and store holding stories260K's base: it serves completions
- * and its status over HTTP, stops on an interrupt, and refuses a rollback to a version never committed. (What it
+ * and its status over HTTP, stops on an interrupt, and refuses a rollback to a version never committed and weights of
+ * another base. (What it
  * follows, refuses and swaps is FleetFollowIT's, in editor-worker.)
  */
 class FollowCommandIT {
@@ -122,6 +123,13 @@ class FollowCommandIT {
         CommandLineTest.Run run = CommandLineTest.run(follow("--rollback-to", "5"));
         assertEquals(1, run.exitCode(), run.err());
         assertTrue(run.err().contains("cannot roll back to version 5 of " + MODEL + ": the latest committed version is 0"), run.err());
+    }
+
+    @Test
+    void weightsOfAnotherBaseAreRefused() {
+        CommandLineTest.Run run = CommandLineTest.run(follow("--serve", "0", "--weights", ModelOptions.TESTBED));
+        assertEquals(1, run.exitCode(), run.err());
+        assertTrue(run.err().contains("these versions are for another base"), run.err());
     }
 
     @Test
