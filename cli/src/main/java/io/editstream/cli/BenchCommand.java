@@ -13,6 +13,7 @@ import picocli.CommandLine.Spec;
             BenchEditCommand.class,
             BenchCheckpointsCommand.class,
             BenchWorkerCommand.class,
+            BenchFollowCommand.class,
         })
 final class BenchCommand implements Runnable {
     @Spec

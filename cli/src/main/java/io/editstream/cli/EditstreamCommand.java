@@ -27,6 +27,7 @@ import picocli.CommandLine.Spec;
             TestbedCommand.class,
             CheckpointsCommand.class,
             WorkerCommand.class,
+            FollowCommand.class,
         })
 public final class EditstreamCommand implements Runnable {
     public static final int EXIT_FAILURE = 1;

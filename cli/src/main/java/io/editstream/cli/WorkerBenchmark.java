@@ -379,7 +379,8 @@ final class WorkerBenchmark {
         return new StateBytes(edits, versions.size(), state, (double) state / edits, (double) manifests / edits, (double) deltas / edits);
     }
 
-    private static double percentile(double[] values, int percent) {
+    /** The nearest-rank percentile. */
+    static double percentile(double[] values, int percent) {
         double[] sorted = values.clone();
         Arrays.sort(sorted);
         return sorted[Math.min(sorted.length - 1, Math.max(0, (int) Math.ceil(percent / 100.0 * sorted.length) - 1))];
