@@ -84,7 +84,7 @@ class FleetFollowIT {
             List<CheckpointPublished> published;
             try (EditorWorker worker = stack.startWorker(store, List.of(model), "fleet-worker")) {
                 published = stack.readUntil(Topics.CHECKPOINTS, CheckpointPublished.class,
-                        all -> EditorWorkerIT.lastVersion(all, model) == batches.size(), Duration.ofMinutes(3));
+                        all -> WorkerAssertions.lastVersion(all, model) == batches.size(), Duration.ofMinutes(3));
                 assertEquals(Map.of(), worker.stoppedModels());
             }
             CheckpointPublished last = published.stream().filter(c -> c.getModelId().equals(model) && c.getVersion() == batches.size())
