@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -124,9 +125,21 @@ public record EditorSetup(int dim, SortedMap<Integer, double[]> inverses, Sorted
      * IOException naming it.
      */
     public static EditorSetup decode(int dim, Map<Integer, byte[]> layers) throws IOException {
+        return decode(dim, layers.keySet(), layers::get);
+    }
+
+    /** Where the layer blobs come from, read one at a time: each is hundreds of megabytes at a real model's width. */
+    @FunctionalInterface
+    public interface LayerBlobs {
+        byte[] read(int layer) throws IOException;
+    }
+
+    /** As {@link #decode(int, Map)}, reading each layer's blob only when its turn comes. */
+    public static EditorSetup decode(int dim, Collection<Integer> layers, LayerBlobs blobs) throws IOException {
         SortedMap<Integer, double[]> inverses = new TreeMap<>();
         SortedMap<Integer, double[]> projectors = new TreeMap<>();
-        for (Map.Entry<Integer, byte[]> layer : layers.entrySet()) {
+        for (int number : layers) {
+            Map.Entry<Integer, byte[]> layer = Map.entry(number, blobs.read(number));
             String source = "editor setup of layer " + layer.getKey();
             byte[] bytes = layer.getValue();
             Map<String, String> metadata = Safetensors.metadata(bytes, source);

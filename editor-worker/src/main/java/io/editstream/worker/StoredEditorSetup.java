@@ -43,12 +43,10 @@ final class StoredEditorSetup {
         }
         if (blobs != null) {
             long started = System.nanoTime();
-            Map<Integer, byte[]> layers = new LinkedHashMap<>();
-            for (Map.Entry<Integer, String> blob : blobs.entrySet()) {
-                layers.put(blob.getKey(), store.blob(blob.getValue(), "model " + modelId + " editor setup of layer " + blob.getKey()));
-            }
-            EditorSetup setup = EditorSetup.decode(dim, layers);
-            log.info("model {}: editor setup of layers {} read from the store in {} ms", modelId, layers.keySet(),
+            Map<Integer, String> stored = blobs;
+            EditorSetup setup = EditorSetup.decode(dim, stored.keySet(),
+                    layer -> store.blob(stored.get(layer), "model " + modelId + " editor setup of layer " + layer));
+            log.info("model {}: editor setup of layers {} read from the store in {} ms", modelId, stored.keySet(),
                     (System.nanoTime() - started) / 1_000_000);
             return setup;
         }
