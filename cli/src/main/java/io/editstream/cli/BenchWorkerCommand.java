@@ -190,7 +190,7 @@ final class BenchWorkerCommand implements Callable<Integer> {
     private WorkerSettings.ModelSettings settings(Path path, String hyperparameters, String c0Corpus, int c0Samples, String heldOut,
                                                   List<String> localityPrompts) {
         return new WorkerSettings.ModelSettings(path.toString(), "nse+prune", hyperparameters, device,
-                new WorkerSettings.C0(c0Corpus, c0Samples), heldOut, localityPrompts, 1, prefetchGroup, EvaluationSettings.DEFAULTS);
+                new WorkerSettings.C0(c0Corpus, c0Samples), heldOut, localityPrompts, 1, prefetchGroup, null, EvaluationSettings.DEFAULTS);
     }
 
     /** C0 from the testbed's training text; held out: the facts it knows that this run does not edit (see bench edit). */

@@ -279,7 +279,9 @@ final class WorkerBenchmark {
                 throws IOException {
             WorkerSettings.ModelSettings m = options.settings();
             WorkerSettings.ModelSettings model = new WorkerSettings.ModelSettings(m.path(), m.editor(), m.hyperparameters(),
-                    m.device(), m.c0(), m.heldOut(), m.localityPrompts(), m.seed(), prepareGroup, m.evaluation());
+                    m.device(), m.c0(), m.heldOut(), m.localityPrompts(), m.seed(), prepareGroup,
+                    // prefetch off: groups of one, each computed when its batch comes
+                    prepareGroup > 1 ? WorkerSettings.DEFAULT_PREPARE_AHEAD : 0, m.evaluation());
             WorkerSettings settings = new WorkerSettings(group, transactionalIdPrefix, options.prepareWaitMs(), SNAPSHOT_EVERY, 0,
                     Map.of(modelId, model));
             return EditorWorker.start(bootstrap, serdes, store, settings, List.of(modelId));

@@ -65,6 +65,26 @@ public interface Editor extends AutoCloseable {
     default void prepare(List<EditRequest> upcoming) {
     }
 
+    /**
+     * A preparer that computes what {@link #prepare(List)} would, on {@code base} (a copy of the unedited model no one
+     * else uses) and on another thread, so that targets are ready before the batches that need them: empty for editors
+     * whose targets depend on the edits before them (MEMIT, AlphaEdit). Targets computed on a copy may round
+     * differently from {@link #prepare(List)}'s, so a run that must be repeated bit for bit prepares every group the same
+     * way: through a preparer whenever {@link #preparesTargetsFromBase} says so.
+     */
+    default Optional<TargetPreparer> targetPreparer(LanguageModel base) {
+        return Optional.empty();
+    }
+
+    /** Whether {@link #targetPreparer} gives one. */
+    default boolean preparesTargetsFromBase() {
+        return false;
+    }
+
+    /** Takes the targets a {@link TargetPreparer} computed; requests prepared already keep theirs. */
+    default void prepare(TargetPreparer.PreparedTargets targets) {
+    }
+
     @Override
     void close();
 

@@ -140,6 +140,24 @@ final class SequentialEditor implements Editor {
     }
 
     @Override
+    public boolean preparesTargetsFromBase() {
+        return targetsFromOriginalWeights();
+    }
+
+    @Override
+    public Optional<TargetPreparer> targetPreparer(LanguageModel base) {
+        if (!preparesTargetsFromBase()) {
+            return Optional.empty();
+        }
+        return Optional.of(new TargetPreparer(base, contextPrefixes, hyperparameters.targetLayer(), hyperparameters.target()));
+    }
+
+    @Override
+    public void prepare(TargetPreparer.PreparedTargets targets) {
+        targets.targets().forEach(prepared::putIfAbsent);
+    }
+
+    @Override
     public Optional<String> check(EditRequest request) {
         TextTokenizer tokenizer = model.tokenizer();
         int[] target;

@@ -64,6 +64,17 @@ final class BatchEdit {
      * @param queued the model's edits queued behind this batch, in order
      */
     Optional<List<PrepareGroups.Group>> plan(List<EditRequest> queued, boolean mayCut) {
+        return runtime.groups().plan(last(), known(queued), mayCut);
+    }
+
+    /** Starts computing the targets of up to {@code most} whole groups after {@code planned} (see ModelRuntime#prepareAhead). */
+    void prepareAhead(List<PrepareGroups.Group> planned, List<EditRequest> queued, int most) {
+        long after = planned.isEmpty() ? runtime.groups().preparedThrough() : planned.get(planned.size() - 1).last();
+        runtime.prepareAhead(runtime.groups().wholeAfter(after, known(queued), most));
+    }
+
+    /** Every sequence of this batch and the ones queued behind it: the request, or empty for one the editor cannot apply. */
+    private NavigableMap<Long, Optional<io.editstream.edit.EditRequest>> known(List<EditRequest> queued) {
         NavigableMap<Long, Optional<io.editstream.edit.EditRequest>> known = new TreeMap<>();
         for (List<EditRequest> part : List.of(requests, queued)) {
             for (EditRequest event : part) {
@@ -71,7 +82,7 @@ final class BatchEdit {
                 known.put(event.getSequence(), Optional.ofNullable(candidate.reason() == null ? candidate.request() : null));
             }
         }
-        return runtime.groups().plan(last(), known, mayCut);
+        return known;
     }
 
     /** Applies the batch with the planned groups and writes its version to the store. */
@@ -84,7 +95,9 @@ final class BatchEdit {
             // before any edit uses the new groups: a restart must find them as they were
             PrepareGroups.record(runtime.store(), runtime.modelId(), open);
         }
-        groups.forEach(group -> editor.prepare(group.requests()));
+        for (PrepareGroups.Group group : groups) {
+            runtime.prepare(group);
+        }
         long prepared = System.nanoTime();
 
         List<Candidate> candidates = requests.stream().map(this::candidate).toList();

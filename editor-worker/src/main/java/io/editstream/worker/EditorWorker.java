@@ -210,11 +210,14 @@ public final class EditorWorker implements AutoCloseable {
         BatchEdit edit = new BatchEdit(runtime, requests);
         long now = System.currentTimeMillis();
         boolean mayCut = now - waitingSince.computeIfAbsent(partition, p -> now) >= settings.prepareWaitMs();
-        Optional<List<PrepareGroups.Group>> groups = edit.plan(queuedBehind(partition, runtime.modelId()), mayCut);
+        List<EditRequest> queued = queuedBehind(partition, runtime.modelId());
+        Optional<List<PrepareGroups.Group>> groups = edit.plan(queued, mayCut);
         if (groups.isEmpty()) {
             return; // the rest of the prepare group is on its way
         }
         waitingSince.remove(partition);
+        // the targets of whole groups queued behind are computed on their own thread while this batch is applied
+        edit.prepareAhead(groups.get(), queued, runtime.settings().prepareAhead());
         try {
             long started = System.nanoTime();
             BatchEdit.Version version = edit.apply(groups.get());

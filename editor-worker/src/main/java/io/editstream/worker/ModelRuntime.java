@@ -2,6 +2,7 @@ package io.editstream.worker;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.editstream.checkpoint.CheckpointStore;
 import io.editstream.checkpoint.Manifest;
@@ -10,6 +11,7 @@ import io.editstream.edit.BatchState;
 import io.editstream.edit.EditHyperparameters;
 import io.editstream.edit.Editor;
 import io.editstream.edit.EditorSetup;
+import io.editstream.edit.TargetPreparer;
 import io.editstream.events.CheckpointPublished;
 import io.editstream.model.LanguageModel;
 import io.editstream.model.format.ModelLoader;
@@ -18,9 +20,15 @@ import io.editstream.tensor.Sha256;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,6 +53,15 @@ final class ModelRuntime implements AutoCloseable {
     /** Every request the chain applied, oldest first: where retention samples come from. */
     private final List<io.editstream.edit.EditRequest> applied = new ArrayList<>();
     private Editor editor;
+    /**
+     * NSE's targets come from θ0 alone: a thread of their own computes them on a copy of the base model while the
+     * editor applies earlier batches. Null for editors whose targets depend on the edits before them.
+     */
+    private LanguageModel baseCopy;
+    private ExecutorService preparing;
+    private TargetPreparer preparer;
+    /** Groups whose targets are being computed or wait to be taken, by group. */
+    private final Map<PrepareGroups.Group, Future<TargetPreparer.PreparedTargets>> ahead = new HashMap<>();
     private ModelHead head;
     private long lastApplied;
     private PrepareGroups groups;
@@ -98,11 +115,16 @@ final class ModelRuntime implements AutoCloseable {
         long started = System.nanoTime();
         closeEditor();
         applied.clear();
+        // what is computed ahead belongs to the editor that is gone (a restored one plans its groups again)
+        ahead.values().forEach(future -> future.cancel(false));
+        ahead.clear();
+        preparer = null;
         int[] layers = hyperparameters.layerArray();
         ModelCheckpoints.load(model, store.head(modelId), layers);
         EditorSetup setup = StoredEditorSetup.loadOrCompute(store, modelId, settings.editor(), hyperparameters,
                 editorInfo.hyperparametersSha256(), c0, manager);
         editor = Editor.create(settings.editor(), model, hyperparameters, c0.c0(), setup, manager, settings.seed());
+        startPreparing();
         if (committed.isEmpty()) {
             head = store.head(modelId);
             lastApplied = 0;
@@ -121,6 +143,54 @@ final class ModelRuntime implements AutoCloseable {
         stopped = null;
         log.info("model {} at version {} (sequences through {}), restored in {} ms", modelId, head.version(), lastApplied,
                 (System.nanoTime() - started) / 1_000_000);
+    }
+
+    private void startPreparing() throws IOException {
+        if (!editor.preparesTargetsFromBase()) {
+            return;
+        }
+        if (baseCopy == null) {
+            baseCopy = ModelLoader.load(Path.of(settings.path()), model.device());
+            preparing = Executors.newSingleThreadExecutor(runnable -> {
+                Thread thread = new Thread(() -> {
+                    // grad mode is per thread and on in a new one; the targets' optimisation expects it off outside its collector
+                    JniUtils.setGradMode(false);
+                    runnable.run();
+                }, "editstream-targets-" + modelId);
+                thread.setDaemon(true);
+                return thread;
+            });
+        }
+        preparer = editor.targetPreparer(baseCopy).orElseThrow();
+    }
+
+    /** Starts computing the targets of groups the batches behind the current one will need. */
+    void prepareAhead(List<PrepareGroups.Group> groups) {
+        if (preparer == null) {
+            return;
+        }
+        TargetPreparer current = preparer;
+        for (PrepareGroups.Group group : groups) {
+            ahead.computeIfAbsent(group, g -> preparing.submit(() -> current.prepare(g.requests())));
+        }
+    }
+
+    /** Hands the editor a group's targets: from the preparing thread (waiting for them) or, without one, computed now. */
+    void prepare(PrepareGroups.Group group) {
+        if (preparer == null) {
+            editor.prepare(group.requests());
+            return;
+        }
+        prepareAhead(List.of(group));
+        try {
+            editor.prepare(ahead.remove(group).get());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the targets of sequences " + group.first() + ".." + group.last(), e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("computing the targets of sequences " + group.first() + ".." + group.last() + " failed: "
+                    + e.getCause(), e.getCause());
+        }
     }
 
     /** The editor states of versions 1..version, in order; versions that applied nothing (all skipped) have none. */
@@ -217,6 +287,17 @@ final class ModelRuntime implements AutoCloseable {
         return editor != null;
     }
 
+    /** The preparing thread's targets live in its own managers on the base copy: it must be done before the copy closes. */
+    private void awaitPreparing() {
+        try {
+            if (!preparing.awaitTermination(2, TimeUnit.MINUTES)) {
+                log.warn("model {}: the target preparation did not stop within 2 minutes", modelId);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     private void closeEditor() {
         if (editor != null) {
             editor.close();
@@ -227,8 +308,15 @@ final class ModelRuntime implements AutoCloseable {
     @Override
     public void close() {
         try {
+            if (preparing != null) {
+                preparing.shutdownNow();
+                awaitPreparing();
+            }
             closeEditor();
         } finally {
+            if (baseCopy != null) {
+                baseCopy.close();
+            }
             try {
                 manager.close();
             } finally {

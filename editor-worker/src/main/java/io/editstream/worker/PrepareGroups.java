@@ -83,12 +83,40 @@ final class PrepareGroups {
                 }
                 end = arrived;
             }
-            List<EditRequest> requests = new ArrayList<>();
-            known.subMap(sequence, true, end, true).values().forEach(request -> request.ifPresent(requests::add));
-            planned.add(new Group(sequence, end, requests));
+            planned.add(group(known, sequence, end));
             next = end + 1;
         }
         return Optional.of(planned);
+    }
+
+    /**
+     * Up to {@code most} whole groups after sequence {@code after} whose every sequence has arrived (or that were
+     * recorded before a restart): groups no later plan can cut differently, so their targets can be computed ahead.
+     */
+    List<Group> wholeAfter(long after, NavigableMap<Long, Optional<EditRequest>> known, int most) {
+        List<Group> ahead = new ArrayList<>();
+        long next = after + 1;
+        while (ahead.size() < most) {
+            long sequence = next;
+            Optional<Group> recorded = open.stream().filter(group -> group.contains(sequence)).findFirst();
+            Group group;
+            if (recorded.isPresent()) {
+                group = recorded.get();
+            } else {
+                long end = (Math.floorDiv(sequence - 1, size) + 1) * size;
+                if (contiguousFrom(known, sequence) < end) {
+                    break;
+                }
+                group = group(known, sequence, end);
+            }
+            ahead.add(group);
+            next = group.last() + 1;
+        }
+        return ahead;
+    }
+
+    long preparedThrough() {
+        return preparedThrough;
     }
 
     /** Marks planned groups prepared; the groups still open from {@code batchFirst} on are what a restart needs. */
@@ -119,6 +147,13 @@ final class PrepareGroups {
         }
         return JSON.readValue(store.blob(blob.get(), "model " + modelId + " prepare groups"), new TypeReference<List<Group>>() {
         });
+    }
+
+    /** Sequences first..last as a group: the requests among them the editor can apply. */
+    private static Group group(NavigableMap<Long, Optional<EditRequest>> known, long first, long last) {
+        List<EditRequest> requests = new ArrayList<>();
+        known.subMap(first, true, last, true).values().forEach(request -> request.ifPresent(requests::add));
+        return new Group(first, last, requests);
     }
 
     /** The last sequence of the unbroken run of arrived sequences from {@code first}; first - 1 when it has not arrived. */

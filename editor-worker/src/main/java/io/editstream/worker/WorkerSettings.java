@@ -25,7 +25,7 @@ import java.util.stream.Collectors;
  *   "models": {
  *     "stories": {"path": "../shared/models/stories260K", "editor": "nse+prune", "hyperparameters": "llama2c-stories",
  *                 "device": "cpu", "c0": {"corpus": "sampled-stories", "samples": 4000}, "heldOut": "sampled-stories",
- *                 "localityPrompts": ["Once upon a time"], "seed": 1, "prepareGroupSize": 8,
+ *                 "localityPrompts": ["Once upon a time"], "seed": 1, "prepareGroupSize": 8, "prepareAhead": 2,
  *                 "evaluation": {"retentionSample": 32, "heldOutTokens": 512, "generationTokens": 8, "localityPrompts": 16}}
  *   }
  * }
@@ -44,6 +44,7 @@ public record WorkerSettings(String groupId, String transactionalIdPrefix, long 
                              int maxPollIntervalMs, Map<String, ModelSettings> models) {
 
     public static final String DEFAULT_GROUP_ID = "editstream-worker";
+    public static final int DEFAULT_PREPARE_AHEAD = 2;
 
     /** The model-generated story text that stands in for a llama2.c story model's training text (see SampledCorpus). */
     public static final String SAMPLED_STORIES = "sampled-stories";
@@ -76,10 +77,14 @@ public record WorkerSettings(String groupId, String transactionalIdPrefix, long 
      * @param seed             seed of the editor's context prefixes
      * @param prepareGroupSize G: NSE's targets are computed together for sequences g·G+1 .. (g+1)·G, groups chosen by
      *                         sequence number so that a restarted worker prepares exactly the same groups
+     * @param prepareAhead     whole prepare groups queued behind the current batch whose targets a thread of their own
+     *                         computes while earlier batches are applied (default {@value #DEFAULT_PREPARE_AHEAD}; 0: a
+     *                         group's targets are computed when its first batch comes)
      * @param evaluation       sample sizes of the evaluation
      */
     public record ModelSettings(String path, String editor, String hyperparameters, String device, C0 c0, String heldOut,
-                                List<String> localityPrompts, long seed, int prepareGroupSize, EvaluationSettings evaluation) {
+                                List<String> localityPrompts, long seed, int prepareGroupSize, Integer prepareAhead,
+                                EvaluationSettings evaluation) {
         public ModelSettings {
             require(path, "path");
             require(hyperparameters, "hyperparameters");
@@ -99,6 +104,10 @@ public record WorkerSettings(String groupId, String transactionalIdPrefix, long 
             prepareGroupSize = prepareGroupSize == 0 ? 8 : prepareGroupSize;
             if (prepareGroupSize < 1) {
                 throw new IllegalArgumentException("prepareGroupSize must be at least 1, got " + prepareGroupSize);
+            }
+            prepareAhead = prepareAhead == null ? DEFAULT_PREPARE_AHEAD : prepareAhead;
+            if (prepareAhead < 0) {
+                throw new IllegalArgumentException("prepareAhead must be at least 0, got " + prepareAhead);
             }
             evaluation = evaluation == null ? EvaluationSettings.DEFAULTS : evaluation;
         }

@@ -48,6 +48,7 @@ final class OfflineRun {
         List<io.editstream.events.EditRequest> all = batches.stream().flatMap(batch -> batch.getEdits().stream()).toList();
         try (CheckpointStore store = WorkerStack.openStore(dir);
              LanguageModel model = ModelLoader.load(Path.of(settings.path()), Device.cpu());
+             LanguageModel baseCopy = ModelLoader.load(Path.of(settings.path()), Device.cpu());
              NDManager manager = NDManager.newBaseManager(Device.cpu());
              // the setup as the worker stored it (what EditorSetupTest shows equal to computing it): inverting the
              // testbed's systems again would take minutes
@@ -63,7 +64,14 @@ final class OfflineRun {
                 while (preparedThrough < batch.getLastSequence()) {
                     long end = preparedThrough + settings.prepareGroupSize();
                     long from = preparedThrough;
-                    editor.prepare(all.stream().filter(r -> r.getSequence() > from && r.getSequence() <= end).map(OfflineRun::engine).toList());
+                    List<io.editstream.edit.EditRequest> group = all.stream()
+                            .filter(r -> r.getSequence() > from && r.getSequence() <= end).map(OfflineRun::engine).toList();
+                    // as the worker does: through a preparer on a copy of the base wherever the editor offers one
+                    if (editor.preparesTargetsFromBase()) {
+                        editor.prepare(editor.targetPreparer(baseCopy).orElseThrow().prepare(group));
+                    } else {
+                        editor.prepare(group);
+                    }
                     preparedThrough = end;
                 }
                 Editor.EditResult result = editor.apply(batch.getEdits().stream().map(OfflineRun::engine).toList());

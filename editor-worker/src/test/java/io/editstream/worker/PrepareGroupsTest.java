@@ -44,6 +44,18 @@ class PrepareGroupsTest {
     }
 
     @Test
+    void wholeGroupsAheadAreTheOnesLaterPlansWillMakeAndNeverAnIncompleteOne() {
+        PrepareGroups groups = new PrepareGroups(4, 0, List.of());
+        List<PrepareGroups.Group> cut = groups.plan(2, arrived(1, 2), true).orElseThrow();
+        groups.prepared(cut, 1);
+        // after the cut group 1..2: 3..4 (the rest of its cell), then 5..8; 9..12 has not fully arrived
+        List<PrepareGroups.Group> ahead = groups.wholeAfter(2, arrived(1, 11), 5);
+        assertEquals(List.of(new PrepareGroups.Group(3, 4, requests(3, 4)), new PrepareGroups.Group(5, 8, requests(5, 8))), ahead);
+        assertEquals(ahead.subList(0, 1), groups.wholeAfter(2, arrived(1, 11), 1), "at most as many as asked");
+        assertEquals(ahead, groups.plan(8, arrived(3, 11), false).orElseThrow(), "what a later plan makes");
+    }
+
+    @Test
     void requestsTheEditorCannotApplyCountForTheGridButAreNotPrepared() {
         NavigableMap<Long, Optional<EditRequest>> known = arrived(1, 4);
         known.put(2L, Optional.empty());
