@@ -1,5 +1,6 @@
 package io.editstream.corrections;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -26,6 +27,10 @@ public final class CorrectionValidator {
                 return reject(DeadLetterReason.EMPTY_FIELD, field[0] + " is empty");
             }
         }
+        Optional<Rejection> malformed = firstMalformed(c);
+        if (malformed.isPresent()) {
+            return malformed;
+        }
         if (!rules.knownModels().isEmpty() && !rules.knownModels().contains(c.getModelId())) {
             return reject(DeadLetterReason.UNKNOWN_MODEL, "model_id '" + c.getModelId() + "' is not one of "
                     + rules.knownModels().stream().sorted().toList());
@@ -33,6 +38,10 @@ public final class CorrectionValidator {
         Optional<Rejection> oversized = firstOversized(c);
         if (oversized.isPresent()) {
             return oversized;
+        }
+        if (c.getSubject().contains(PromptTemplate.SLOT)) {
+            return reject(DeadLetterReason.SUBJECT_WITH_SLOT, "subject '" + c.getSubject() + "' contains '"
+                    + PromptTemplate.SLOT + "', the placeholder prompt templates put the subject in");
         }
         if (PromptTemplate.ofPrompt(c.getPrompt(), c.getSubject()) == null) {
             return reject(DeadLetterReason.PROMPT_WITHOUT_SUBJECT, "prompt '" + c.getPrompt()
@@ -49,12 +58,23 @@ public final class CorrectionValidator {
         return Optional.empty();
     }
 
+    /** A Java string with an unpaired surrogate has no UTF-8 encoding (the encoder would write '?' instead). */
+    private static Optional<Rejection> firstMalformed(CorrectionEvent c) {
+        for (NamedText field : namedTexts(c)) {
+            if (field.text() != null && EncodedSize.utf8Length(field.text()) < 0) {
+                return reject(DeadLetterReason.INVALID_TEXT, field.name() + " is not valid Unicode text "
+                        + "(an unpaired surrogate), so it has no UTF-8 encoding");
+            }
+        }
+        return Optional.empty();
+    }
+
     private Optional<Rejection> firstOversized(CorrectionEvent c) {
-        for (String[] field : new String[][] {{"subject", c.getSubject()}, {"prompt", c.getPrompt()},
-                {"target_new", c.getTargetNew()}, {"target_true", c.getTargetTrue()}}) {
-            if (field[1] != null && field[1].length() > rules.maxTextChars()) {
-                return reject(DeadLetterReason.OVERSIZED_TEXT, field[0] + " has " + field[1].length()
-                        + " characters, more than the limit of " + rules.maxTextChars());
+        for (NamedText field : namedTexts(c)) {
+            int bytes = field.text() == null ? 0 : EncodedSize.utf8Length(field.text());
+            if (bytes > rules.maxTextBytes()) {
+                return reject(DeadLetterReason.OVERSIZED_TEXT, field.name() + " has " + bytes
+                        + " bytes (UTF-8), more than the limit of " + rules.maxTextBytes());
             }
         }
         for (var list : List.of(new NamedList("paraphrases", c.getParaphrases()),
@@ -67,13 +87,41 @@ public final class CorrectionValidator {
                         + " entries, more than the limit of " + rules.maxListSize());
             }
             for (String item : list.items()) {
-                if (item == null || item.length() > rules.maxTextChars()) {
-                    return reject(DeadLetterReason.OVERSIZED_TEXT, list.name() + " has an entry that is null or longer than "
-                            + rules.maxTextChars() + " characters");
+                if (item == null || EncodedSize.utf8Length(item) > rules.maxTextBytes()) {
+                    return reject(DeadLetterReason.OVERSIZED_TEXT, list.name() + " has an entry that is null or "
+                            + "longer than " + rules.maxTextBytes() + " bytes (UTF-8)");
                 }
             }
         }
+        long total = EncodedSize.of(c);
+        if (total > rules.maxCorrectionBytes()) {
+            return reject(DeadLetterReason.OVERSIZED_RECORD, "the correction takes up to " + total
+                    + " bytes encoded, more than the limit of " + rules.maxCorrectionBytes());
+        }
         return Optional.empty();
+    }
+
+    private static List<NamedText> namedTexts(CorrectionEvent c) {
+        List<NamedText> texts = new ArrayList<>(List.of(new NamedText("correction_id", c.getCorrectionId()),
+                new NamedText("model_id", c.getModelId()), new NamedText("subject", c.getSubject()),
+                new NamedText("prompt", c.getPrompt()), new NamedText("target_new", c.getTargetNew()),
+                new NamedText("target_true", c.getTargetTrue()), new NamedText("source", c.getSource())));
+        for (var list : List.of(new NamedList("paraphrases", c.getParaphrases()),
+                new NamedList("neighborhood_prompts", c.getNeighborhoodPrompts()))) {
+            if (list.items() != null) {
+                list.items().forEach(item -> texts.add(new NamedText(list.name(), item)));
+            }
+        }
+        if (c.getTraceContext() != null) {
+            c.getTraceContext().forEach((key, value) -> {
+                texts.add(new NamedText("trace_context key", key));
+                texts.add(new NamedText("trace_context['" + key + "']", value));
+            });
+        }
+        return texts;
+    }
+
+    private record NamedText(String name, CharSequence text) {
     }
 
     private record NamedList(String name, List<String> items) {
