@@ -114,8 +114,9 @@ final class StreamsCommand implements Callable<Integer> {
         try {
             while (!awaitStop(stopped)) {
                 KafkaStreams.State state = app.state();
-                if (state == KafkaStreams.State.ERROR) {
-                    throw new CommandFailure("the corrections topology stopped (state " + state + "); see the log");
+                if (state == KafkaStreams.State.ERROR || state == KafkaStreams.State.PENDING_ERROR) {
+                    throw new CommandFailure("the corrections topology stopped (state " + state + "): "
+                            + app.failure().orElse("see the log"));
                 }
                 out.println(progressLine(app.metrics(), settings));
                 out.flush();

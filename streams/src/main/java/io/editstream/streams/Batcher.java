@@ -12,13 +12,15 @@ import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
+import io.editstream.corrections.EncodedSize;
 import io.editstream.events.EditBatch;
 import io.editstream.events.EditRequest;
 import io.editstream.events.Supersession;
 
 /**
  * Step 5: groups each model's sequenced edits into batches of up to N edits, closing a batch that has not filled
- * up once its first edit has waited the linger time (wall-clock punctuation). The open batch lives in a
+ * up once its first edit has waited the linger time (wall-clock punctuation), or before an edit would take its
+ * encoded size past the byte budget. The open batch lives in a
  * changelogged store, its created_at holding the time it was opened until it is closed.
  */
 final class Batcher implements Processor<String, PendingEdit, String, EditBatch> {
@@ -43,6 +45,13 @@ final class Batcher implements Processor<String, PendingEdit, String, EditBatch>
         EditRequest edit = record.value().request();
         long now = context.currentSystemTimeMs();
         EditBatch batch = openBatches.get(model);
+        if (batch != null && bytes(batch) + bytes(record.value()) > settings.batchMaxBytes()) {
+            // Closed before the edit would take it past the byte budget: every batch (and its changelog record)
+            // stays under the record size limit, whatever the edit count.
+            openBatches.delete(model);
+            emit(batch, now);
+            batch = null;
+        }
         boolean stored = batch != null;
         if (!stored) {
             batch = EditBatch.newBuilder()
@@ -69,6 +78,27 @@ final class Batcher implements Processor<String, PendingEdit, String, EditBatch>
         } else {
             openBatches.put(model, batch);
         }
+    }
+
+    /** An upper bound of the batch's encoded size. */
+    private static long bytes(EditBatch batch) {
+        long size = EncodedSize.FIXED_BATCH_FIELDS + EncodedSize.utf8Length(batch.getModelId());
+        for (EditRequest edit : batch.getEdits()) {
+            size += EncodedSize.of(edit);
+        }
+        for (Supersession s : batch.getSuperseded()) {
+            size += EncodedSize.of(s);
+        }
+        return size;
+    }
+
+    /** An upper bound of what the edit adds to a batch, with the corrections it superseded. */
+    private static long bytes(PendingEdit edit) {
+        long size = EncodedSize.of(edit.request());
+        for (Supersession s : edit.superseded()) {
+            size += EncodedSize.of(s);
+        }
+        return size;
     }
 
     private void closeLingering(long now) {

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -19,7 +20,6 @@ import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
-import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,7 +27,9 @@ import io.editstream.events.SerdeSettings;
 
 /**
  * Runs the corrections topology: a {@link KafkaStreams} instance with exactly-once (v2) processing, a handler that
- * replaces a thread that died of an unexpected error, and a start that returns only once the instance is RUNNING.
+ * replaces a thread that died of an unexpected error (and stops the application, naming the record, when threads
+ * keep dying on the same one), and a start that returns only once the output schemas are resolved in the registry
+ * and the instance is RUNNING.
  */
 public final class CorrectionsApp implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CorrectionsApp.class);
@@ -38,9 +40,11 @@ public final class CorrectionsApp implements AutoCloseable {
     public static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
 
     private final KafkaStreams streams;
+    private final RecordFailures failures;
 
-    private CorrectionsApp(KafkaStreams streams) {
+    private CorrectionsApp(KafkaStreams streams, RecordFailures failures) {
         this.streams = streams;
+        this.failures = failures;
     }
 
     /** As {@link #start(String, TopologySettings, SerdeSettings, Map, Duration)} with the default timeout. */
@@ -55,12 +59,26 @@ public final class CorrectionsApp implements AutoCloseable {
      * @param streamsOverrides Kafka Streams settings; must include {@code application.id}, usually {@code state.dir};
      *                         {@code processing.guarantee} may only be {@code exactly_once_v2}
      * @throws IllegalArgumentException when application.id is missing or another processing guarantee is asked for
-     * @throws IllegalStateException    when the instance is not RUNNING within the timeout (it is closed first)
+     * @throws IllegalStateException    when the schema registry cannot resolve the output schemas, or the instance is
+     *                                  not RUNNING within the timeout (it is closed first)
      */
     public static CorrectionsApp start(String bootstrapServers, TopologySettings settings, SerdeSettings serdes,
             Map<String, Object> streamsOverrides, Duration startTimeout) {
+        OutputSerdes outputs = OutputSerdes.of(serdes);
+        try {
+            outputs.resolveSchemas(settings);
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("cannot resolve the output schemas in the schema registry ("
+                    + serdes.config().get("apicurio.registry.url") + "): " + e, e);
+        }
+        RecordFailures failures = new RecordFailures(settings.maxFailuresPerRecord());
         Properties props = streamsProperties(bootstrapServers, streamsOverrides);
-        KafkaStreams streams = new KafkaStreams(CorrectionsTopology.build(settings, serdes), props);
+        props.put(RecordFailures.CONFIG, failures);
+        props.put(FailureHandlers.DEAD_LETTER_SERIALIZER, outputs.deadLetters().serializer());
+        props.put(FailureHandlers.DEAD_LETTER_TOPIC, settings.deadLetterTopic());
+        props.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, FailureHandlers.Processing.class);
+        props.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, FailureHandlers.Production.class);
+        KafkaStreams streams = new KafkaStreams(CorrectionsTopology.build(settings, serdes, outputs), props);
         CountDownLatch running = new CountDownLatch(1);
         AtomicReference<KafkaStreams.State> failed = new AtomicReference<>();
         streams.setStateListener((now, before) -> {
@@ -72,11 +90,8 @@ public final class CorrectionsApp implements AutoCloseable {
                 running.countDown();
             }
         });
-        streams.setUncaughtExceptionHandler(e -> {
-            log.error("a corrections stream thread died; replacing it (its tasks restart from the last commit)", e);
-            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
-        });
-        CorrectionsApp app = new CorrectionsApp(streams);
+        streams.setUncaughtExceptionHandler(failures::onThreadDeath);
+        CorrectionsApp app = new CorrectionsApp(streams, failures);
         try {
             streams.start();
             if (!running.await(startTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -88,7 +103,7 @@ public final class CorrectionsApp implements AutoCloseable {
             }
             if (failed.get() != null) {
                 throw new IllegalStateException("the corrections topology failed to start (state " + failed.get()
-                        + "); see the log for the cause");
+                        + "): " + failures.fatal().orElse("see the log for the cause"));
             }
             log.info("corrections topology running: {} -> {} (dlq {}), application.id {}",
                     settings.correctionsTopic(), settings.editRequestsTopic(), settings.deadLetterTopic(),
@@ -160,6 +175,11 @@ public final class CorrectionsApp implements AutoCloseable {
 
     public KafkaStreams.State state() {
         return streams.state();
+    }
+
+    /** Why the application stopped itself (state ERROR), naming the record threads kept dying on; empty otherwise. */
+    public Optional<String> failure() {
+        return failures.fatal();
     }
 
     /** Kafka Streams' metrics, including the {@link PipelineMetrics} counters. */
