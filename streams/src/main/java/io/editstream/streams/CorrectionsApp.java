@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.errors.TopicExistsException;
@@ -38,6 +39,11 @@ public final class CorrectionsApp implements AutoCloseable {
     public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);
     /** How long {@link #close} waits for the threads to finish and commit. */
     public static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
+
+    /** Kafka's default max.request.size. */
+    private static final int DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024;
+    /** Room beside the limited parts of a record: a dead letter's message and ids, framing, headers. */
+    private static final int RECORD_SLACK = 16 * 1024;
 
     private final KafkaStreams streams;
     private final RecordFailures failures;
@@ -64,6 +70,8 @@ public final class CorrectionsApp implements AutoCloseable {
      */
     public static CorrectionsApp start(String bootstrapServers, TopologySettings settings, SerdeSettings serdes,
             Map<String, Object> streamsOverrides, Duration startTimeout) {
+        Properties props = streamsProperties(bootstrapServers, streamsOverrides);
+        requireRoomForTheLargestRecord(props, settings);
         OutputSerdes outputs = OutputSerdes.of(serdes);
         try {
             outputs.resolveSchemas(settings);
@@ -72,10 +80,7 @@ public final class CorrectionsApp implements AutoCloseable {
                     + serdes.config().get("apicurio.registry.url") + "): " + e, e);
         }
         RecordFailures failures = new RecordFailures(settings.maxFailuresPerRecord());
-        Properties props = streamsProperties(bootstrapServers, streamsOverrides);
         props.put(RecordFailures.CONFIG, failures);
-        props.put(FailureHandlers.DEAD_LETTER_SERIALIZER, outputs.deadLetters().serializer());
-        props.put(FailureHandlers.DEAD_LETTER_TOPIC, settings.deadLetterTopic());
         props.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, FailureHandlers.Processing.class);
         props.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, FailureHandlers.Production.class);
         KafkaStreams streams = new KafkaStreams(CorrectionsTopology.build(settings, serdes, outputs), props);
@@ -135,6 +140,26 @@ public final class CorrectionsApp implements AutoCloseable {
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         return props;
+    }
+
+    /**
+     * The topology's byte limits must keep every record it writes under the producer's max.request.size: a record
+     * over it can neither be written nor skipped under exactly-once (the transaction has to abort), so the thread
+     * would die on it again and again.
+     */
+    private static void requireRoomForTheLargestRecord(Properties props, TopologySettings settings) {
+        Object configured = props.getOrDefault(StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG),
+                props.getOrDefault(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, DEFAULT_MAX_REQUEST_SIZE));
+        long maxRequestSize = Long.parseLong(configured.toString().strip());
+        long largest = Math.max(settings.validationRules().maxCorrectionBytes(),
+                Math.max(settings.batchMaxBytes(), settings.deadLetterMaxOriginalBytes())) + RECORD_SLACK;
+        if (largest > maxRequestSize) {
+            throw new IllegalArgumentException("the producer's max.request.size (" + maxRequestSize + ") is below "
+                    + "the largest record the topology may write (" + largest + " bytes: the largest of "
+                    + TopologySettings.MAX_CORRECTION_BYTES + ", " + TopologySettings.BATCH_MAX_BYTES + " and "
+                    + TopologySettings.DLQ_MAX_ORIGINAL_BYTES + ", plus " + RECORD_SLACK + " for the rest): lower "
+                    + "those or raise max.request.size (and the topics' max.message.bytes)");
+        }
     }
 
     /** Partition counts of the topics the topology reads and writes: name → partitions. */

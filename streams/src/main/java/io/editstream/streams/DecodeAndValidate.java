@@ -100,13 +100,33 @@ final class DecodeAndValidate implements Processor<byte[], byte[], byte[], Check
         ParkedRecord in = new ParkedRecord(
                 new DeadLetters.Source(metadata.topic(), metadata.partition(), metadata.offset()),
                 record.timestamp(), record.headers(), record.key(), record.value());
+        if (isOversized(in)) {
+            return; // refused at once, even while others wait for the registry: it must not be parked (stored)
+        }
         if (firstParked < nextParked || !decodeAndForward(in)) {
             park(in);
         }
     }
 
+    /** Refuses a record whose key or value is over the byte limits, unread. */
+    private boolean isOversized(ParkedRecord in) {
+        int maxBytes = settings.validationRules().maxCorrectionBytes();
+        if (in.value() != null && in.value().length > maxBytes) {
+            refuse(in, DeadLetterReason.OVERSIZED_RECORD, "the value has " + in.value().length
+                    + " bytes, more than the limit of " + maxBytes + " for a correction; not decoded", null);
+            return true;
+        }
+        if (in.key() != null && in.key().length > DeadLetters.MAX_KEY_BYTES) {
+            refuse(in, DeadLetterReason.OVERSIZED_RECORD, "the key has " + in.key().length
+                    + " bytes, more than the limit of " + DeadLetters.MAX_KEY_BYTES + " (a model id)", null);
+            return true;
+        }
+        return false;
+    }
+
     private void park(ParkedRecord in) {
         if (firstParked == nextParked) {
+            log.warn("the schema registry is unreachable: {} and the records behind it wait for it", in.source());
             nextRetry = context.currentSystemTimeMs() + retryDelay.toMillis();
         }
         parked.put(nextParked++, in);
@@ -140,19 +160,12 @@ final class DecodeAndValidate implements Processor<byte[], byte[], byte[], Check
             refuse(in, DeadLetterReason.UNDESERIALIZABLE, "the record has no value (tombstone)", null);
             return true;
         }
-        int maxBytes = settings.validationRules().maxCorrectionBytes();
-        if (in.value().length > maxBytes) {
-            refuse(in, DeadLetterReason.OVERSIZED_RECORD, "the value has " + in.value().length
-                    + " bytes, more than the limit of " + maxBytes + " for a correction; not decoded", null);
-            return true;
-        }
         Object decoded;
         try {
             decoded = deserializer.deserialize(in.source().topic(), in.headers(), in.value());
         } catch (RuntimeException e) {
             if (isRegistryUnreachable(e)) {
-                log.warn("cannot decode {}: the schema registry is unreachable ({}); the partition waits for it",
-                        in.source(), describe(e));
+                log.debug("cannot decode {}: the schema registry is unreachable ({})", in.source(), describe(e));
                 return false;
             }
             DeadLetterReason reason = isMissingField(e)

@@ -1,5 +1,6 @@
 package io.editstream.streams;
 
+import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -21,16 +22,39 @@ final class RecordFailures {
     /** The config key under which the handlers find this instance (Kafka Streams passes its originals on). */
     static final String CONFIG = "editstream.internal.record-failures";
 
-    /** A record of an input topic of the topology. */
-    record Position(String topic, int partition, long offset) {
+    /**
+     * The record a thread failed on: an input record by topic, partition and offset; or, for an output written
+     * outside any input record (by a punctuation releasing held corrections), that output's topic and key and the
+     * task that wrote it.
+     */
+    record Position(String description) {
+        static Position of(ErrorHandlerContext context, String outputTopic, byte[] outputKey) {
+            if (context.topic() != null) {
+                return new Position("the record at " + context.topic() + "-" + context.partition() + " offset "
+                        + context.offset());
+            }
+            if (outputTopic == null) {
+                return new Position("a punctuation of task " + context.taskId());
+            }
+            String key = outputKey == null ? "null"
+                    : "'" + DeadLetters.cut(new String(outputKey, StandardCharsets.UTF_8)) + "'";
+            return new Position("the record for " + outputTopic + " with key " + key + " (written by task "
+                    + context.taskId() + " outside any input record)");
+        }
+
         @Override
         public String toString() {
-            return topic + "-" + partition + " offset " + offset;
+            return description;
         }
     }
 
     private final int maxDeathsPerRecord;
-    private final Map<String, Position> failingByThread = new ConcurrentHashMap<>();
+    /**
+     * The record noted last. One slot rather than one per thread: a producer's error reaches its handler on the
+     * producer's network thread and kills the stream thread later; two threads failing at once may swap their
+     * records, which delays the stop by a death at most.
+     */
+    private final AtomicReference<Position> failing = new AtomicReference<>();
     private final Map<Position, Integer> deaths = new ConcurrentHashMap<>();
     private final AtomicReference<String> fatal = new AtomicReference<>();
 
@@ -38,17 +62,19 @@ final class RecordFailures {
         this.maxDeathsPerRecord = maxDeathsPerRecord;
     }
 
-    /** Notes the record the calling stream thread is about to fail on. */
+    /** Notes the input record a stream thread is about to fail on. */
     void failing(ErrorHandlerContext context) {
-        if (context.topic() != null) {
-            failingByThread.put(Thread.currentThread().getName(),
-                    new Position(context.topic(), context.partition(), context.offset()));
-        }
+        failing.set(Position.of(context, null, null));
     }
 
-    /** Called on the dying stream thread: replace it, or stop the application after too many deaths on a record. */
+    /** Notes the output record a stream thread is about to fail on, and the input record it came from if any. */
+    void failing(ErrorHandlerContext context, String outputTopic, byte[] outputKey) {
+        failing.set(Position.of(context, outputTopic, outputKey));
+    }
+
+    /** Called for a dying stream thread: replace it, or stop the application after too many deaths on a record. */
     StreamThreadExceptionResponse onThreadDeath(Throwable e) {
-        Position position = failingByThread.remove(Thread.currentThread().getName());
+        Position position = failing.getAndSet(null);
         if (position == null) {
             log.error("a corrections stream thread died outside any input record; replacing it", e);
             return StreamThreadExceptionResponse.REPLACE_THREAD;
@@ -59,7 +85,7 @@ final class RecordFailures {
                     + "from the last commit)", position, count, maxDeathsPerRecord, e);
             return StreamThreadExceptionResponse.REPLACE_THREAD;
         }
-        String message = "a stream thread died " + count + " times on the record at " + position + ": " + e
+        String message = "a stream thread died " + count + " times on " + position + ": " + e
                 + (e.getCause() != null ? " (caused by " + e.getCause() + ")" : "");
         fatal.compareAndSet(null, message);
         log.error("stopping the corrections topology: {}", message, e);
