@@ -99,8 +99,13 @@ final class StreamsCommand implements Callable<Integer> {
         endpoints.requireReachable();
         prepareTopics(settings);
 
-        CorrectionsApp app = CorrectionsApp.start(endpoints.cluster.bootstrapServers(), settings, endpoints.registry.serdeSettings(),
-                streamsOverrides(properties));
+        CorrectionsApp app;
+        try {
+            app = CorrectionsApp.start(endpoints.cluster.bootstrapServers(), settings,
+                    endpoints.registry.serdeSettings(), streamsOverrides(properties));
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new CommandFailure("cannot start the corrections topology: " + e.getMessage(), e);
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Thread shutdownHook = new Thread(() -> {
             app.close();

@@ -13,6 +13,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.Metric;
@@ -83,7 +84,9 @@ public final class CorrectionsApp implements AutoCloseable {
         props.put(RecordFailures.CONFIG, failures);
         props.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, FailureHandlers.Processing.class);
         props.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, FailureHandlers.Production.class);
-        KafkaStreams streams = new KafkaStreams(CorrectionsTopology.build(settings, serdes, outputs), props);
+        int partitions = partitionsOf(bootstrapServers, settings.correctionsTopic());
+        KafkaStreams streams = new KafkaStreams(CorrectionsTopology.build(settings, serdes, outputs, partitions),
+                props);
         CountDownLatch running = new CountDownLatch(1);
         AtomicReference<KafkaStreams.State> failed = new AtomicReference<>();
         streams.setStateListener((now, before) -> {
@@ -159,6 +162,19 @@ public final class CorrectionsApp implements AutoCloseable {
                     + TopologySettings.MAX_CORRECTION_BYTES + ", " + TopologySettings.BATCH_MAX_BYTES + " and "
                     + TopologySettings.DLQ_MAX_ORIGINAL_BYTES + ", plus " + RECORD_SLACK + " for the rest): lower "
                     + "those or raise max.request.size (and the topics' max.message.bytes)");
+        }
+    }
+
+    private static int partitionsOf(String bootstrapServers, String topic) {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+            return admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic)
+                    .partitions().size();
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("cannot describe the corrections topic " + topic + " on "
+                    + bootstrapServers + ": " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while describing " + topic, e);
         }
     }
 

@@ -13,6 +13,7 @@ import org.apache.avro.AvroTypeException;
 import org.apache.avro.Schema;
 import org.apache.kafka.common.metrics.Sensor;
 import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.utils.Utils;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -47,6 +48,8 @@ final class DecodeAndValidate implements Processor<byte[], byte[], byte[], Check
     private static final Duration LONGEST_RETRY = Duration.ofSeconds(5);
 
     private final TopologySettings settings;
+    /** Partitions of the corrections topic. */
+    private final int partitions;
     private final SerdeSettings serdes;
     private final CorrectionValidator validator;
     private final InputActivity activity;
@@ -62,8 +65,9 @@ final class DecodeAndValidate implements Processor<byte[], byte[], byte[], Check
     private Duration retryDelay = FIRST_RETRY;
     private long nextRetry;
 
-    DecodeAndValidate(TopologySettings settings, SerdeSettings serdes, InputActivity activity) {
+    DecodeAndValidate(TopologySettings settings, SerdeSettings serdes, InputActivity activity, int partitions) {
         this.settings = settings;
+        this.partitions = partitions;
         this.serdes = serdes;
         this.activity = activity;
         this.validator = new CorrectionValidator(settings.validationRules());
@@ -215,8 +219,10 @@ final class DecodeAndValidate implements Processor<byte[], byte[], byte[], Check
                     + "from a new correction", correction.getCorrectionId());
             return true;
         }
-        context.forward(new Record<>(in.key(), new Checked.Valid(correction.getModelId(), toRequest(correction)),
-                in.timestamp(), in.headers()));
+        int modelPartition = Utils.toPositive(Utils.murmur2(correction.getModelId().getBytes(StandardCharsets.UTF_8)))
+                % partitions;
+        context.forward(new Record<>(in.key(), new Checked.Valid(correction.getModelId(), toRequest(correction),
+                in.source().partition() == modelPartition), in.timestamp(), in.headers()));
         return true;
     }
 

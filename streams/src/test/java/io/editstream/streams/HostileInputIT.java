@@ -201,6 +201,12 @@ class HostileInputIT {
         try (RegistryOutage registry = new RegistryOutage(stack.registry().apiUrl());
                 KafkaProducer<byte[], byte[]> producer = producer(Map.of())) {
             SerdeSettings viaRelay = SerdeSettings.apicurio(registry.apiUrl());
+            // Down from the start: refused with a clear error, instead of threads failing on every dead letter.
+            registry.stop();
+            IllegalStateException down = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> CorrectionsApp.start(bootstrap(), settings, viaRelay, overrides("outage", Map.of())));
+            assertTrue(down.getMessage().contains("schema registry"), down.getMessage());
+            registry.start();
             try (CorrectionsApp app = CorrectionsApp.start(bootstrap(), settings, viaRelay, overrides("outage",
                     Map.of()))) {
                 // Partition 0's task decodes one correction, so its deserializer knows the schema id.
