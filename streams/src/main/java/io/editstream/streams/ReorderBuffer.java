@@ -5,6 +5,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
+import java.util.TreeMap;
 
 import org.apache.kafka.common.metrics.Sensor;
 import org.apache.kafka.common.utils.Bytes;
@@ -52,6 +54,11 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
      * so it needs no store or changelog of its own.
      */
     private final Map<String, Bytes> pendingFacts = new HashMap<>();
+    /**
+     * What the buffer store holds, in key order: the store is the durable (changelogged) copy, this one is read.
+     * Releasing then costs no RocksDB iterator and no decoding per correction; it holds a grace period of input.
+     */
+    private final NavigableMap<Bytes, PendingEdit> held = new TreeMap<>();
     private KeyValueStore<String, ModelClock> clocks;
     private Sensor superseded;
     private Sensor late;
@@ -75,9 +82,12 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         this.context = context;
         this.buffer = context.getStateStore(CorrectionsTopology.REORDER_BUFFER_STORE);
         pendingFacts.clear(); // init runs again when a suspended task resumes
-        try (KeyValueIterator<Bytes, PendingEdit> held = buffer.all()) {
-            held.forEachRemaining(entry -> pendingFacts.put(
-                    Fact.of(BufferKey.modelOf(entry.key), entry.value.request()).key(), entry.key));
+        held.clear();
+        try (KeyValueIterator<Bytes, PendingEdit> all = buffer.all()) {
+            all.forEachRemaining(entry -> {
+                pendingFacts.put(Fact.of(BufferKey.modelOf(entry.key), entry.value.request()).key(), entry.key);
+                held.put(entry.key, entry.value);
+            });
         }
         this.clocks = context.getStateStore(CorrectionsTopology.MODEL_CLOCKS_STORE);
         partitionClock = Long.MIN_VALUE;
@@ -101,7 +111,7 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         String fact = Fact.of(model, request).key();
 
         Bytes pendingKey = pendingFacts.get(fact);
-        PendingEdit pending = pendingKey == null ? null : buffer.get(pendingKey);
+        PendingEdit pending = pendingKey == null ? null : held.get(pendingKey);
         if (pending != null) {
             supersede(model, fact, pendingKey, pending, request);
         } else if (eventTime < clock.releasedUpTo()) {
@@ -133,10 +143,10 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
 
     /** The later event time wins; the loser is reported with the winner and never applied. */
     private void supersede(String model, String fact, Bytes pendingKey, PendingEdit pending, EditRequest arriving) {
-        EditRequest held = pending.request();
-        boolean arrivingWins = compare(arriving, held) > 0;
-        EditRequest winner = arrivingWins ? arriving : held;
-        EditRequest loser = arrivingWins ? held : arriving;
+        EditRequest waiting = pending.request();
+        boolean arrivingWins = compare(arriving, waiting) > 0;
+        EditRequest winner = arrivingWins ? arriving : waiting;
+        EditRequest loser = arrivingWins ? waiting : arriving;
         PendingEdit updated = new PendingEdit(winner, pending.superseded()).withSupersession(Supersession.newBuilder()
                 .setCorrectionId(loser.getCorrectionId())
                 .setSupersededBy(winner.getCorrectionId())
@@ -147,10 +157,12 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         log.debug("model {}: correction {} supersedes {}", model, winner.getCorrectionId(), loser.getCorrectionId());
         if (arrivingWins) {
             buffer.delete(pendingKey);
+            held.remove(pendingKey);
             pendingFacts.remove(fact);
             hold(model, fact, updated);
         } else {
             buffer.put(pendingKey, updated);
+            held.put(pendingKey, updated);
         }
     }
 
@@ -158,6 +170,7 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         EditRequest request = edit.request();
         Bytes key = BufferKey.of(model, request.getDetectedAt().toEpochMilli(), request.getCorrectionId());
         buffer.put(key, edit);
+        held.put(key, edit);
         pendingFacts.put(fact, key);
     }
 
@@ -166,20 +179,19 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         if (cutoff == Long.MIN_VALUE || cutoff < clock.releasedUpTo()) {
             return clock;
         }
-        // Nothing held is timed before what was already released, so the scan starts there: a RocksDB seek from the
-        // model's first key would step over the tombstones of every correction released so far.
-        List<KeyValue<Bytes, PendingEdit>> due = new ArrayList<>();
-        try (KeyValueIterator<Bytes, PendingEdit> it = buffer.range(BufferKey.from(model, clock.releasedUpTo()),
-                BufferKey.upTo(model, cutoff))) {
-            it.forEachRemaining(due::add);
-        }
+        // Nothing held is timed before what was already released, so the scan starts there.
+        NavigableMap<Bytes, PendingEdit> due = held.subMap(BufferKey.from(model, clock.releasedUpTo()), true,
+                BufferKey.upTo(model, cutoff), true);
         long now = context.currentSystemTimeMs();
-        for (KeyValue<Bytes, PendingEdit> entry : due) {
-            EditRequest request = entry.value.request();
-            buffer.delete(entry.key);
+        // pollFirstEntry hands out a snapshot: a TreeMap entry object may take its successor's key and value when
+        // the map removes it.
+        Map.Entry<Bytes, PendingEdit> entry;
+        while ((entry = due.pollFirstEntry()) != null) {
+            EditRequest request = entry.getValue().request();
+            buffer.delete(entry.getKey());
             pendingFacts.remove(Fact.of(model, request).key());
             clock = clock.released(request.getDetectedAt().toEpochMilli());
-            context.forward(new Record<>(model, entry.value, now));
+            context.forward(new Record<>(model, entry.getValue(), now));
         }
         return clock;
     }
