@@ -17,7 +17,8 @@ import io.editstream.events.CorrectionEvent;
 import io.editstream.events.DeadLetterReason;
 
 class CorrectionValidatorTest {
-    private final CorrectionValidator validator = new CorrectionValidator(new ValidationRules(Set.of("m1"), 100, 3, 2_000));
+    private final CorrectionValidator validator =
+            new CorrectionValidator(new ValidationRules(Set.of("m1"), 100, 3, 2_000));
 
     static CorrectionEvent.Builder valid() {
         return CorrectionEvent.newBuilder()
@@ -79,7 +80,8 @@ class CorrectionValidatorTest {
     @Test
     void sizesAreCountedInUtf8Bytes() {
         // 34 three-byte characters: 34 characters, 102 bytes, over the 100-byte limit
-        assertEquals(Optional.of(DeadLetterReason.OVERSIZED_TEXT), reasonFor(e -> e.setTargetNew("€".repeat(34))));
+        assertEquals(Optional.of(DeadLetterReason.OVERSIZED_TEXT),
+                reasonFor(e -> e.setTargetNew("€".repeat(34))));
         assertEquals(Optional.empty(), reasonFor(e -> e.setTargetNew("€".repeat(33))));
         assertTrue(validator.validate(valid().setTargetNew("€".repeat(34)).build()).orElseThrow().message()
                 .contains("102 bytes"));
@@ -101,8 +103,10 @@ class CorrectionValidatorTest {
     void aSubjectWithThePlaceholderAndUnencodableTextAreRefused() {
         assertEquals(Optional.of(DeadLetterReason.SUBJECT_WITH_SLOT), reasonFor(e -> e.setSubject("a {} b")));
         assertEquals(Optional.of(DeadLetterReason.INVALID_TEXT), reasonFor(e -> e.setTargetNew("x\uD800y")));
-        assertEquals(Optional.of(DeadLetterReason.INVALID_TEXT), reasonFor(e -> e.setParaphrases(List.of("\uDC00"))));
-        assertEquals(Optional.empty(), reasonFor(e -> e.setTargetNew("\uD83D\uDE00")), "a surrogate pair is fine");
+        assertEquals(Optional.of(DeadLetterReason.INVALID_TEXT),
+                reasonFor(e -> e.setParaphrases(List.of("\uDC00"))));
+        assertEquals(Optional.empty(), reasonFor(e -> e.setTargetNew("\uD83D\uDE00")),
+                "a surrogate pair is fine");
     }
 
     @Test

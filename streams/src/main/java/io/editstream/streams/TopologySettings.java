@@ -164,20 +164,20 @@ public record TopologySettings(
 
     public TopologySettings withGrace(Duration newGrace) {
         return new TopologySettings(knownModels, correctionsTopic, editRequestsTopic, deadLetterTopic, newGrace,
-                batchMaxEdits, batchLinger, dedupRetention, maxClockSkew, punctuateInterval, batchMaxBytes, deadLetterMaxOriginalBytes, maxFailuresPerRecord,
-                validationRules);
+                batchMaxEdits, batchLinger, dedupRetention, maxClockSkew, punctuateInterval, batchMaxBytes,
+                deadLetterMaxOriginalBytes, maxFailuresPerRecord, validationRules);
     }
 
     public TopologySettings withBatching(int maxEdits, Duration linger) {
         return new TopologySettings(knownModels, correctionsTopic, editRequestsTopic, deadLetterTopic, grace,
-                maxEdits, linger, dedupRetention, maxClockSkew, punctuateInterval, batchMaxBytes, deadLetterMaxOriginalBytes, maxFailuresPerRecord,
-                validationRules);
+                maxEdits, linger, dedupRetention, maxClockSkew, punctuateInterval, batchMaxBytes,
+                deadLetterMaxOriginalBytes, maxFailuresPerRecord, validationRules);
     }
 
     public TopologySettings withDedupRetention(Duration retention) {
         return new TopologySettings(knownModels, correctionsTopic, editRequestsTopic, deadLetterTopic, grace,
-                batchMaxEdits, batchLinger, retention, maxClockSkew, punctuateInterval, batchMaxBytes, deadLetterMaxOriginalBytes, maxFailuresPerRecord,
-                validationRules);
+                batchMaxEdits, batchLinger, retention, maxClockSkew, punctuateInterval, batchMaxBytes,
+                deadLetterMaxOriginalBytes, maxFailuresPerRecord, validationRules);
     }
 
     private static Duration millis(Properties p, String key, Duration defaultValue) {
