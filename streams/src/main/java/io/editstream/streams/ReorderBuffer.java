@@ -1,7 +1,6 @@
 package io.editstream.streams;
 
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -10,7 +9,6 @@ import java.util.TreeMap;
 
 import org.apache.kafka.common.metrics.Sensor;
 import org.apache.kafka.common.utils.Bytes;
-import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -60,6 +58,8 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
      */
     private final NavigableMap<Bytes, PendingEdit> held = new TreeMap<>();
     private KeyValueStore<String, ModelClock> clocks;
+    /** The clocks store's content (read per correction, scanned per punctuation); the store is the durable copy. */
+    private final Map<String, ModelClock> clockByModel = new HashMap<>();
     private Sensor superseded;
     private Sensor late;
     /** The partition's clock: the latest event time of any model in this task (derived from the model clocks). */
@@ -91,8 +91,12 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         }
         this.clocks = context.getStateStore(CorrectionsTopology.MODEL_CLOCKS_STORE);
         partitionClock = Long.MIN_VALUE;
+        clockByModel.clear();
         try (KeyValueIterator<String, ModelClock> all = clocks.all()) {
-            all.forEachRemaining(entry -> partitionClock = Math.max(partitionClock, entry.value.maxEventTime()));
+            all.forEachRemaining(entry -> {
+                clockByModel.put(entry.key, entry.value);
+                partitionClock = Math.max(partitionClock, entry.value.maxEventTime());
+            });
         }
         this.superseded = PipelineMetrics.counter(context, PipelineMetrics.SUPERSEDED);
         this.late = PipelineMetrics.counter(context, PipelineMetrics.LATE);
@@ -127,7 +131,7 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         }
         clock = clock.arrived(eventTime);
         partitionClock = Math.max(partitionClock, eventTime);
-        clocks.put(model, release(model, clock, cutoff(clock, 0)));
+        setClock(model, release(model, clock, cutoff(clock, 0)));
         inputSinceCheck = true;
     }
 
@@ -210,15 +214,11 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         inputSinceCheck = false;
         threadProcessedAtLastCheck = threadProcessed;
         lastCheck = now;
-        List<KeyValue<String, ModelClock>> all = new ArrayList<>();
-        try (KeyValueIterator<String, ModelClock> it = clocks.all()) {
-            it.forEachRemaining(all::add);
-        }
-        for (KeyValue<String, ModelClock> entry : all) {
-            ModelClock clock = entry.value;
-            ModelClock after = release(entry.key, clock, cutoff(clock, idle));
+        for (String model : List.copyOf(clockByModel.keySet())) {
+            ModelClock clock = clockByModel.get(model);
+            ModelClock after = release(model, clock, cutoff(clock, idle));
             if (!after.equals(clock)) {
-                clocks.put(entry.key, after);
+                setClock(model, after);
             }
         }
     }
@@ -229,7 +229,11 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
     }
 
     private ModelClock clockOf(String model) {
-        ModelClock clock = clocks.get(model);
-        return clock == null ? ModelClock.START : clock;
+        return clockByModel.getOrDefault(model, ModelClock.START);
+    }
+
+    private void setClock(String model, ModelClock clock) {
+        clocks.put(model, clock);
+        clockByModel.put(model, clock);
     }
 }
