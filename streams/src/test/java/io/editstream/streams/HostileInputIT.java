@@ -279,6 +279,7 @@ class HostileInputIT {
             assertEquals(2, deadLetters.size());
             deadLetters.forEach(dl -> assertEquals(DeadLetterReason.TOO_OLD, dl.getReason(), dl.getMessage()));
             assertDeadLetters(refused, deadLetters.subList(0, 1));
+            assertEquals(2, PipelineMetrics.total(app.metrics(), PipelineMetrics.DEAD_LETTERS));
         }
     }
 
@@ -329,6 +330,7 @@ class HostileInputIT {
             assertEquals("Spain", restored.getTargetNew());
             assertFalse(restored.getLate());
             assertEquals(Map.of(), restored.getTraceContext());
+            assertEquals(KafkaStreams.State.RUNNING, app.state());
         }
     }
 
