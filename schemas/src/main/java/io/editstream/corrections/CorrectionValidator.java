@@ -1,6 +1,5 @@
 package io.editstream.corrections;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -27,17 +26,13 @@ public final class CorrectionValidator {
                 return reject(DeadLetterReason.EMPTY_FIELD, field[0] + " is empty");
             }
         }
-        Optional<Rejection> malformed = firstMalformed(c);
-        if (malformed.isPresent()) {
-            return malformed;
-        }
         if (!rules.knownModels().isEmpty() && !rules.knownModels().contains(c.getModelId())) {
             return reject(DeadLetterReason.UNKNOWN_MODEL, "model_id '" + c.getModelId() + "' is not one of "
                     + rules.knownModels().stream().sorted().toList());
         }
-        Optional<Rejection> oversized = firstOversized(c);
-        if (oversized.isPresent()) {
-            return oversized;
+        Rejection badText = firstBadText(c);
+        if (badText != null) {
+            return Optional.of(badText);
         }
         if (c.getSubject().contains(PromptTemplate.SLOT)) {
             return reject(DeadLetterReason.SUBJECT_WITH_SLOT, "subject '" + c.getSubject() + "' contains '"
@@ -58,73 +53,72 @@ public final class CorrectionValidator {
         return Optional.empty();
     }
 
-    /** A Java string with an unpaired surrogate has no UTF-8 encoding (the encoder would write '?' instead). */
-    private static Optional<Rejection> firstMalformed(CorrectionEvent c) {
-        for (NamedText field : namedTexts(c)) {
-            if (field.text() != null && EncodedSize.utf8Length(field.text()) < 0) {
-                return reject(DeadLetterReason.INVALID_TEXT, field.name() + " is not valid Unicode text "
-                        + "(an unpaired surrogate), so it has no UTF-8 encoding");
+    /**
+     * The first text with no UTF-8 encoding (a Java string with an unpaired surrogate; the encoder would write '?'
+     * instead) or over the byte limit, then the list and whole-correction limits: one pass over the texts that
+     * allocates nothing for a valid correction.
+     */
+    private Rejection firstBadText(CorrectionEvent c) {
+        Rejection bad = text("correction_id", c.getCorrectionId());
+        bad = bad != null ? bad : text("model_id", c.getModelId());
+        bad = bad != null ? bad : text("subject", c.getSubject());
+        bad = bad != null ? bad : text("prompt", c.getPrompt());
+        bad = bad != null ? bad : text("target_new", c.getTargetNew());
+        bad = bad != null ? bad : text("target_true", c.getTargetTrue());
+        bad = bad != null ? bad : text("source", c.getSource());
+        bad = bad != null ? bad : list("paraphrases", c.getParaphrases());
+        bad = bad != null ? bad : list("neighborhood_prompts", c.getNeighborhoodPrompts());
+        if (bad == null && c.getTraceContext() != null) {
+            for (var entry : c.getTraceContext().entrySet()) {
+                bad = bad != null ? bad : text("a trace_context key", entry.getKey());
+                bad = bad != null ? bad : text("a trace_context value", entry.getValue());
             }
         }
-        return Optional.empty();
-    }
-
-    private Optional<Rejection> firstOversized(CorrectionEvent c) {
-        for (NamedText field : namedTexts(c)) {
-            int bytes = field.text() == null ? 0 : EncodedSize.utf8Length(field.text());
-            if (bytes > rules.maxTextBytes()) {
-                return reject(DeadLetterReason.OVERSIZED_TEXT, field.name() + " has " + bytes
-                        + " bytes (UTF-8), more than the limit of " + rules.maxTextBytes());
-            }
-        }
-        for (var list : List.of(new NamedList("paraphrases", c.getParaphrases()),
-                new NamedList("neighborhood_prompts", c.getNeighborhoodPrompts()))) {
-            if (list.items() == null) {
-                continue;
-            }
-            if (list.items().size() > rules.maxListSize()) {
-                return reject(DeadLetterReason.OVERSIZED_TEXT, list.name() + " has " + list.items().size()
-                        + " entries, more than the limit of " + rules.maxListSize());
-            }
-            for (String item : list.items()) {
-                if (item == null || EncodedSize.utf8Length(item) > rules.maxTextBytes()) {
-                    return reject(DeadLetterReason.OVERSIZED_TEXT, list.name() + " has an entry that is null or "
-                            + "longer than " + rules.maxTextBytes() + " bytes (UTF-8)");
-                }
-            }
+        if (bad != null) {
+            return bad;
         }
         long total = EncodedSize.of(c);
         if (total > rules.maxCorrectionBytes()) {
-            return reject(DeadLetterReason.OVERSIZED_RECORD, "the correction takes up to " + total
+            return new Rejection(DeadLetterReason.OVERSIZED_RECORD, "the correction takes up to " + total
                     + " bytes encoded, more than the limit of " + rules.maxCorrectionBytes());
         }
-        return Optional.empty();
+        return null;
     }
 
-    private static List<NamedText> namedTexts(CorrectionEvent c) {
-        List<NamedText> texts = new ArrayList<>(List.of(new NamedText("correction_id", c.getCorrectionId()),
-                new NamedText("model_id", c.getModelId()), new NamedText("subject", c.getSubject()),
-                new NamedText("prompt", c.getPrompt()), new NamedText("target_new", c.getTargetNew()),
-                new NamedText("target_true", c.getTargetTrue()), new NamedText("source", c.getSource())));
-        for (var list : List.of(new NamedList("paraphrases", c.getParaphrases()),
-                new NamedList("neighborhood_prompts", c.getNeighborhoodPrompts()))) {
-            if (list.items() != null) {
-                list.items().forEach(item -> texts.add(new NamedText(list.name(), item)));
+    private Rejection text(String name, CharSequence text) {
+        if (text == null) {
+            return null;
+        }
+        int bytes = EncodedSize.utf8Length(text);
+        if (bytes < 0) {
+            return new Rejection(DeadLetterReason.INVALID_TEXT, name + " is not valid Unicode text (an unpaired "
+                    + "surrogate), so it has no UTF-8 encoding");
+        }
+        if (bytes > rules.maxTextBytes()) {
+            return new Rejection(DeadLetterReason.OVERSIZED_TEXT, name + " has " + bytes
+                    + " bytes (UTF-8), more than the limit of " + rules.maxTextBytes());
+        }
+        return null;
+    }
+
+    private Rejection list(String name, List<String> items) {
+        if (items == null) {
+            return null;
+        }
+        if (items.size() > rules.maxListSize()) {
+            return new Rejection(DeadLetterReason.OVERSIZED_TEXT, name + " has " + items.size()
+                    + " entries, more than the limit of " + rules.maxListSize());
+        }
+        for (String item : items) {
+            if (item == null) {
+                return new Rejection(DeadLetterReason.MISSING_FIELD, name + " has a null entry");
+            }
+            Rejection bad = text(name, item);
+            if (bad != null) {
+                return bad;
             }
         }
-        if (c.getTraceContext() != null) {
-            c.getTraceContext().forEach((key, value) -> {
-                texts.add(new NamedText("trace_context key", key));
-                texts.add(new NamedText("trace_context['" + key + "']", value));
-            });
-        }
-        return texts;
-    }
-
-    private record NamedText(String name, CharSequence text) {
-    }
-
-    private record NamedList(String name, List<String> items) {
+        return null;
     }
 
     private static Optional<Rejection> reject(DeadLetterReason reason, String message) {
