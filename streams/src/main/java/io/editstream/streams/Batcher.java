@@ -130,7 +130,7 @@ final class Batcher implements Processor<String, PendingEdit, String, EditBatch>
 
     private void close(String model, Open batch, long now) {
         if (open.remove(model) != null) {
-            openBatches.delete(model);
+            openBatches.put(model, null); // a delete that does not read (and decode) the old value
         }
         batch.batch.setCreatedAt(Instant.ofEpochMilli(now));
         context.forward(new Record<>(model, batch.batch, now));

@@ -160,7 +160,7 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         superseded.record();
         log.debug("model {}: correction {} supersedes {}", model, winner.getCorrectionId(), loser.getCorrectionId());
         if (arrivingWins) {
-            buffer.delete(pendingKey);
+            buffer.put(pendingKey, null); // a delete that does not read (and decode) the old value
             held.remove(pendingKey);
             pendingFacts.remove(fact);
             hold(model, fact, updated);
@@ -192,7 +192,7 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         Map.Entry<Bytes, PendingEdit> entry;
         while ((entry = due.pollFirstEntry()) != null) {
             EditRequest request = entry.getValue().request();
-            buffer.delete(entry.getKey());
+            buffer.put(entry.getKey(), null); // a delete that does not read (and decode) the old value
             pendingFacts.remove(Fact.of(model, request).key());
             clock = clock.released(request.getDetectedAt().toEpochMilli());
             context.forward(new Record<>(model, entry.getValue(), now));
