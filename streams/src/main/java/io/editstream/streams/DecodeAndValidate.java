@@ -296,22 +296,34 @@ final class DecodeAndValidate implements Processor<byte[], byte[], byte[], Check
     }
 
     /**
-     * A registry that cannot be reached (refused or timed-out connections, a 5xx answer) rather than bytes that
-     * cannot be decoded.
+     * A registry that cannot be reached (refused, reset or timed-out connections) or that answers with a server
+     * error (5xx: the HTTP status of the registry client's exception, Apicurio's {@code getResponseStatusCode} or
+     * Confluent's {@code getStatus}), rather than bytes that cannot be decoded.
      */
     static boolean isRegistryUnreachable(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
+        for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
             if (t instanceof java.net.ConnectException || t instanceof java.net.SocketException
                     || t instanceof java.net.SocketTimeoutException || t instanceof java.net.http.HttpTimeoutException
                     || t instanceof java.net.UnknownHostException
-                    || t instanceof java.nio.channels.ClosedChannelException) {
+                    || t instanceof java.nio.channels.ClosedChannelException
+                    || httpStatus(t) >= 500) {
                 return true;
-            }
-            if (t.getCause() == t) {
-                break;
             }
         }
         return false;
+    }
+
+    private static int httpStatus(Throwable t) {
+        for (String getter : new String[] {"getResponseStatusCode", "getStatus"}) {
+            try {
+                if (t.getClass().getMethod(getter).invoke(t) instanceof Integer status) {
+                    return status;
+                }
+            } catch (ReflectiveOperationException | RuntimeException notAnHttpError) {
+                // no such getter: not an HTTP client's exception
+            }
+        }
+        return -1;
     }
 
     /** A writer schema lacking a field the reader needs (no default) is a missing field, not garbage. */
