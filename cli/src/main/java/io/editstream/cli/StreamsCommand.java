@@ -99,8 +99,13 @@ final class StreamsCommand implements Callable<Integer> {
         endpoints.requireReachable();
         prepareTopics(settings);
 
-        CorrectionsApp app = CorrectionsApp.start(endpoints.cluster.bootstrapServers(), settings, endpoints.registry.serdeSettings(),
-                streamsOverrides(properties));
+        CorrectionsApp app;
+        try {
+            app = CorrectionsApp.start(endpoints.cluster.bootstrapServers(), settings,
+                    endpoints.registry.serdeSettings(), streamsOverrides(properties));
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new CommandFailure("cannot start the corrections topology: " + e.getMessage(), e);
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Thread shutdownHook = new Thread(() -> {
             app.close();
@@ -114,8 +119,9 @@ final class StreamsCommand implements Callable<Integer> {
         try {
             while (!awaitStop(stopped)) {
                 KafkaStreams.State state = app.state();
-                if (state == KafkaStreams.State.ERROR) {
-                    throw new CommandFailure("the corrections topology stopped (state " + state + "); see the log");
+                if (state == KafkaStreams.State.ERROR || state == KafkaStreams.State.PENDING_ERROR) {
+                    throw new CommandFailure("the corrections topology stopped (state " + state + "): "
+                            + app.failure().orElse("see the log"));
                 }
                 out.println(progressLine(app.metrics(), settings));
                 out.flush();

@@ -30,9 +30,13 @@ public final class CorrectionValidator {
             return reject(DeadLetterReason.UNKNOWN_MODEL, "model_id '" + c.getModelId() + "' is not one of "
                     + rules.knownModels().stream().sorted().toList());
         }
-        Optional<Rejection> oversized = firstOversized(c);
-        if (oversized.isPresent()) {
-            return oversized;
+        Rejection badText = firstBadText(c);
+        if (badText != null) {
+            return Optional.of(badText);
+        }
+        if (c.getSubject().contains(PromptTemplate.SLOT)) {
+            return reject(DeadLetterReason.SUBJECT_WITH_SLOT, "subject '" + c.getSubject() + "' contains '"
+                    + PromptTemplate.SLOT + "', the placeholder prompt templates put the subject in");
         }
         if (PromptTemplate.ofPrompt(c.getPrompt(), c.getSubject()) == null) {
             return reject(DeadLetterReason.PROMPT_WITHOUT_SUBJECT, "prompt '" + c.getPrompt()
@@ -49,34 +53,72 @@ public final class CorrectionValidator {
         return Optional.empty();
     }
 
-    private Optional<Rejection> firstOversized(CorrectionEvent c) {
-        for (String[] field : new String[][] {{"subject", c.getSubject()}, {"prompt", c.getPrompt()},
-                {"target_new", c.getTargetNew()}, {"target_true", c.getTargetTrue()}}) {
-            if (field[1] != null && field[1].length() > rules.maxTextChars()) {
-                return reject(DeadLetterReason.OVERSIZED_TEXT, field[0] + " has " + field[1].length()
-                        + " characters, more than the limit of " + rules.maxTextChars());
+    /**
+     * The first text with no UTF-8 encoding (a Java string with an unpaired surrogate; the encoder would write '?'
+     * instead) or over the byte limit, then the list and whole-correction limits: one pass over the texts that
+     * allocates nothing for a valid correction.
+     */
+    private Rejection firstBadText(CorrectionEvent c) {
+        Rejection bad = text("correction_id", c.getCorrectionId());
+        bad = bad != null ? bad : text("model_id", c.getModelId());
+        bad = bad != null ? bad : text("subject", c.getSubject());
+        bad = bad != null ? bad : text("prompt", c.getPrompt());
+        bad = bad != null ? bad : text("target_new", c.getTargetNew());
+        bad = bad != null ? bad : text("target_true", c.getTargetTrue());
+        bad = bad != null ? bad : text("source", c.getSource());
+        bad = bad != null ? bad : list("paraphrases", c.getParaphrases());
+        bad = bad != null ? bad : list("neighborhood_prompts", c.getNeighborhoodPrompts());
+        if (bad == null && c.getTraceContext() != null) {
+            for (var entry : c.getTraceContext().entrySet()) {
+                bad = bad != null ? bad : text("a trace_context key", entry.getKey());
+                bad = bad != null ? bad : text("a trace_context value", entry.getValue());
             }
         }
-        for (var list : List.of(new NamedList("paraphrases", c.getParaphrases()),
-                new NamedList("neighborhood_prompts", c.getNeighborhoodPrompts()))) {
-            if (list.items() == null) {
-                continue;
-            }
-            if (list.items().size() > rules.maxListSize()) {
-                return reject(DeadLetterReason.OVERSIZED_TEXT, list.name() + " has " + list.items().size()
-                        + " entries, more than the limit of " + rules.maxListSize());
-            }
-            for (String item : list.items()) {
-                if (item == null || item.length() > rules.maxTextChars()) {
-                    return reject(DeadLetterReason.OVERSIZED_TEXT, list.name() + " has an entry that is null or longer than "
-                            + rules.maxTextChars() + " characters");
-                }
-            }
+        if (bad != null) {
+            return bad;
         }
-        return Optional.empty();
+        long total = EncodedSize.of(c);
+        if (total > rules.maxCorrectionBytes()) {
+            return new Rejection(DeadLetterReason.OVERSIZED_RECORD, "the correction takes up to " + total
+                    + " bytes encoded, more than the limit of " + rules.maxCorrectionBytes());
+        }
+        return null;
     }
 
-    private record NamedList(String name, List<String> items) {
+    private Rejection text(String name, CharSequence text) {
+        if (text == null) {
+            return null;
+        }
+        int bytes = EncodedSize.utf8Length(text);
+        if (bytes < 0) {
+            return new Rejection(DeadLetterReason.INVALID_TEXT, name + " is not valid Unicode text (an unpaired "
+                    + "surrogate), so it has no UTF-8 encoding");
+        }
+        if (bytes > rules.maxTextBytes()) {
+            return new Rejection(DeadLetterReason.OVERSIZED_TEXT, name + " has " + bytes
+                    + " bytes (UTF-8), more than the limit of " + rules.maxTextBytes());
+        }
+        return null;
+    }
+
+    private Rejection list(String name, List<String> items) {
+        if (items == null) {
+            return null;
+        }
+        if (items.size() > rules.maxListSize()) {
+            return new Rejection(DeadLetterReason.OVERSIZED_TEXT, name + " has " + items.size()
+                    + " entries, more than the limit of " + rules.maxListSize());
+        }
+        for (String item : items) {
+            if (item == null) {
+                return new Rejection(DeadLetterReason.MISSING_FIELD, name + " has a null entry");
+            }
+            Rejection bad = text(name, item);
+            if (bad != null) {
+                return bad;
+            }
+        }
+        return null;
     }
 
     private static Optional<Rejection> reject(DeadLetterReason reason, String message) {

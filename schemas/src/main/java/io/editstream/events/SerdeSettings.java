@@ -48,6 +48,9 @@ public record SerdeSettings(String serializerClass, String deserializerClass, Ma
         config.put("apicurio.registry.headers.enabled", "false");
         config.put("apicurio.registry.use-specific-avro-reader", "true");
         config.put("apicurio.registry.avro-datum-provider", CachingAvroDatumProvider.class.getName());
+        // A schema already resolved stays usable while the registry is unreachable: a registry outage must not
+        // turn into failed records when the schema at hand is known.
+        config.put("apicurio.registry.fault-tolerant-refresh", "true");
         return new SerdeSettings(APICURIO_SERIALIZER, APICURIO_DESERIALIZER, config);
     }
 

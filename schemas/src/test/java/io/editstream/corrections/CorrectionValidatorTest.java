@@ -17,7 +17,8 @@ import io.editstream.events.CorrectionEvent;
 import io.editstream.events.DeadLetterReason;
 
 class CorrectionValidatorTest {
-    private final CorrectionValidator validator = new CorrectionValidator(new ValidationRules(Set.of("m1"), 100, 3));
+    private final CorrectionValidator validator =
+            new CorrectionValidator(new ValidationRules(Set.of("m1"), 100, 3, 2_000));
 
     static CorrectionEvent.Builder valid() {
         return CorrectionEvent.newBuilder()
@@ -74,6 +75,38 @@ class CorrectionValidatorTest {
         CorrectionValidator anyModel = new CorrectionValidator(ValidationRules.anyModel());
         CorrectionEvent other = valid().setModelId("whatever").build();
         assertEquals(Optional.empty(), anyModel.validate(other));
+    }
+
+    @Test
+    void sizesAreCountedInUtf8Bytes() {
+        // 34 three-byte characters: 34 characters, 102 bytes, over the 100-byte limit
+        assertEquals(Optional.of(DeadLetterReason.OVERSIZED_TEXT),
+                reasonFor(e -> e.setTargetNew("€".repeat(34))));
+        assertEquals(Optional.empty(), reasonFor(e -> e.setTargetNew("€".repeat(33))));
+        assertTrue(validator.validate(valid().setTargetNew("€".repeat(34)).build()).orElseThrow().message()
+                .contains("102 bytes"));
+    }
+
+    @Test
+    void theWholeCorrectionHasAByteLimitToo() {
+        // three lists entries of 99 bytes each are within the per-text limit, 6 of them are not within 2,000 bytes
+        List<String> big = Collections.nCopies(3, "€".repeat(33));
+        assertEquals(Optional.empty(), reasonFor(e -> e.setParaphrases(big)));
+        ValidationRules tight = new ValidationRules(Set.of("m1"), 100, 3, 600);
+        CorrectionEvent event = valid().setParaphrases(big).setNeighborhoodPrompts(big).build();
+        assertEquals(DeadLetterReason.OVERSIZED_RECORD,
+                new CorrectionValidator(tight).validate(event).orElseThrow().reason());
+        assertTrue(EncodedSize.of(event) >= 6 * 99);
+    }
+
+    @Test
+    void aSubjectWithThePlaceholderAndUnencodableTextAreRefused() {
+        assertEquals(Optional.of(DeadLetterReason.SUBJECT_WITH_SLOT), reasonFor(e -> e.setSubject("a {} b")));
+        assertEquals(Optional.of(DeadLetterReason.INVALID_TEXT), reasonFor(e -> e.setTargetNew("x\uD800y")));
+        assertEquals(Optional.of(DeadLetterReason.INVALID_TEXT),
+                reasonFor(e -> e.setParaphrases(List.of("\uDC00"))));
+        assertEquals(Optional.empty(), reasonFor(e -> e.setTargetNew("\uD83D\uDE00")),
+                "a surrogate pair is fine");
     }
 
     @Test

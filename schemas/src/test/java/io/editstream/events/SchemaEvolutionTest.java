@@ -21,27 +21,43 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 /**
- * Every event schema may evolve only in BACKWARD-compatible ways: a consumer on the new schema must read everything
- * written with the previous committed one (kept in src/test/resources/previous-schemas; refresh it when a release
- * fixes a schema). Every field carries a doc.
+ * Every event schema may evolve only in BACKWARD-compatible ways: a consumer on the current schema must read
+ * everything written with every released version ({@link ReleasedSchemas}: src/main/resources/.../released, one
+ * directory per release; a release copies src/main/avro there and lists the files in the index). Every field carries
+ * a doc.
  */
 class SchemaEvolutionTest {
     private static final Path CURRENT = Path.of("src/main/avro");
-    private static final Path PREVIOUS = Path.of("src/test/resources/previous-schemas");
 
     @TestFactory
-    Stream<DynamicTest> eachSchemaReadsDataWrittenWithItsPreviousVersion() throws IOException {
+    Stream<DynamicTest> eachSchemaReadsDataWrittenWithEveryReleasedVersion() throws IOException {
+        ReleasedSchemas released = ReleasedSchemas.onClassPath();
         return currentSchemaFiles().stream().map(file -> DynamicTest.dynamicTest(file.getFileName().toString(), () -> {
-            Path previousFile = PREVIOUS.resolve(file.getFileName());
-            assertTrue(Files.exists(previousFile), "no previous version of " + file.getFileName()
-                    + ": a new schema gets its baseline copied into " + PREVIOUS + " in the same commit");
             Schema current = parse(file);
-            Schema previous = parse(previousFile);
-            var result = SchemaCompatibility.checkReaderWriterCompatibility(current, previous);
-            assertEquals(SchemaCompatibilityType.COMPATIBLE, result.getType(),
-                    file.getFileName() + " is not BACKWARD compatible with its previous version: "
-                            + result.getResult().getIncompatibilities());
+            List<Schema> versions = released.versionsOf(current.getFullName());
+            assertFalse(versions.isEmpty(), "no released version of " + current.getFullName()
+                    + ": a new schema is released (copied into the released directory and its index) in the commit "
+                    + "that adds it");
+            for (int v = 0; v < versions.size(); v++) {
+                var result = SchemaCompatibility.checkReaderWriterCompatibility(current, versions.get(v));
+                assertEquals(SchemaCompatibilityType.COMPATIBLE, result.getType(),
+                        file.getFileName() + " cannot read data written with released version " + (v + 1) + ": "
+                                + result.getResult().getIncompatibilities());
+            }
         }));
+    }
+
+    @Test
+    void everyReleasedFileIsListedAndParses() {
+        List<String> files = ReleasedSchemas.onClassPath().schemas().stream()
+                .map(r -> r.file().substring(r.file().lastIndexOf("/released/") + "/released/".length()))
+                .toList();
+        assertTrue(files.containsAll(List.of("v1/CheckpointPublished.avsc", "v1/CorrectionEvent.avsc",
+                "v1/DeadLetter.avsc", "v1/EditBatch.avsc", "v1/EditEvaluation.avsc")), files.toString());
+        assertEquals(List.of(ReleasedSchemas.onClassPath().versionsOf("io.editstream.events.EditBatch").get(0)
+                        .getField("edits").schema().getElementType()),
+                ReleasedSchemas.onClassPath().versionsOf("io.editstream.events.EditRequest"),
+                "nested records are found in the file that declares them");
     }
 
     @TestFactory

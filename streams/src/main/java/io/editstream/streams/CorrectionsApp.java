@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -12,14 +13,15 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
-import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,7 +29,9 @@ import io.editstream.events.SerdeSettings;
 
 /**
  * Runs the corrections topology: a {@link KafkaStreams} instance with exactly-once (v2) processing, a handler that
- * replaces a thread that died of an unexpected error, and a start that returns only once the instance is RUNNING.
+ * replaces a thread that died of an unexpected error (and stops the application, naming the record, when threads
+ * keep dying on the same one), and a start that returns only once the output schemas are resolved in the registry
+ * and the instance is RUNNING.
  */
 public final class CorrectionsApp implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CorrectionsApp.class);
@@ -37,10 +41,17 @@ public final class CorrectionsApp implements AutoCloseable {
     /** How long {@link #close} waits for the threads to finish and commit. */
     public static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
 
-    private final KafkaStreams streams;
+    /** Kafka's default max.request.size. */
+    private static final int DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024;
+    /** Room beside the limited parts of a record: a dead letter's message and ids, framing, headers. */
+    private static final int RECORD_SLACK = 16 * 1024;
 
-    private CorrectionsApp(KafkaStreams streams) {
+    private final KafkaStreams streams;
+    private final RecordFailures failures;
+
+    private CorrectionsApp(KafkaStreams streams, RecordFailures failures) {
         this.streams = streams;
+        this.failures = failures;
     }
 
     /** As {@link #start(String, TopologySettings, SerdeSettings, Map, Duration)} with the default timeout. */
@@ -55,12 +66,27 @@ public final class CorrectionsApp implements AutoCloseable {
      * @param streamsOverrides Kafka Streams settings; must include {@code application.id}, usually {@code state.dir};
      *                         {@code processing.guarantee} may only be {@code exactly_once_v2}
      * @throws IllegalArgumentException when application.id is missing or another processing guarantee is asked for
-     * @throws IllegalStateException    when the instance is not RUNNING within the timeout (it is closed first)
+     * @throws IllegalStateException    when the schema registry cannot resolve the output schemas, or the instance is
+     *                                  not RUNNING within the timeout (it is closed first)
      */
     public static CorrectionsApp start(String bootstrapServers, TopologySettings settings, SerdeSettings serdes,
             Map<String, Object> streamsOverrides, Duration startTimeout) {
         Properties props = streamsProperties(bootstrapServers, streamsOverrides);
-        KafkaStreams streams = new KafkaStreams(CorrectionsTopology.build(settings, serdes), props);
+        requireRoomForTheLargestRecord(props, settings);
+        OutputSerdes outputs = OutputSerdes.of(serdes);
+        try {
+            outputs.resolveSchemas(settings);
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("cannot resolve the output schemas in the schema registry ("
+                    + serdes.config().get("apicurio.registry.url") + "): " + e, e);
+        }
+        RecordFailures failures = new RecordFailures(settings.maxFailuresPerRecord());
+        props.put(RecordFailures.CONFIG, failures);
+        props.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, FailureHandlers.Processing.class);
+        props.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, FailureHandlers.Production.class);
+        int partitions = partitionsOf(bootstrapServers, settings.correctionsTopic());
+        KafkaStreams streams = new KafkaStreams(CorrectionsTopology.build(settings, serdes, outputs, partitions),
+                props);
         CountDownLatch running = new CountDownLatch(1);
         AtomicReference<KafkaStreams.State> failed = new AtomicReference<>();
         streams.setStateListener((now, before) -> {
@@ -72,11 +98,8 @@ public final class CorrectionsApp implements AutoCloseable {
                 running.countDown();
             }
         });
-        streams.setUncaughtExceptionHandler(e -> {
-            log.error("a corrections stream thread died; replacing it (its tasks restart from the last commit)", e);
-            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
-        });
-        CorrectionsApp app = new CorrectionsApp(streams);
+        streams.setUncaughtExceptionHandler(failures::onThreadDeath);
+        CorrectionsApp app = new CorrectionsApp(streams, failures);
         try {
             streams.start();
             if (!running.await(startTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -88,7 +111,7 @@ public final class CorrectionsApp implements AutoCloseable {
             }
             if (failed.get() != null) {
                 throw new IllegalStateException("the corrections topology failed to start (state " + failed.get()
-                        + "); see the log for the cause");
+                        + "): " + failures.fatal().orElse("see the log for the cause"));
             }
             log.info("corrections topology running: {} -> {} (dlq {}), application.id {}",
                     settings.correctionsTopic(), settings.editRequestsTopic(), settings.deadLetterTopic(),
@@ -120,6 +143,39 @@ public final class CorrectionsApp implements AutoCloseable {
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         return props;
+    }
+
+    /**
+     * The topology's byte limits must keep every record it writes under the producer's max.request.size: a record
+     * over it can neither be written nor skipped under exactly-once (the transaction has to abort), so the thread
+     * would die on it again and again.
+     */
+    private static void requireRoomForTheLargestRecord(Properties props, TopologySettings settings) {
+        Object configured = props.getOrDefault(StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG),
+                props.getOrDefault(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, DEFAULT_MAX_REQUEST_SIZE));
+        long maxRequestSize = Long.parseLong(configured.toString().strip());
+        long largest = Math.max(settings.validationRules().maxCorrectionBytes(),
+                Math.max(settings.batchMaxBytes(), settings.deadLetterMaxOriginalBytes())) + RECORD_SLACK;
+        if (largest > maxRequestSize) {
+            throw new IllegalArgumentException("the producer's max.request.size (" + maxRequestSize + ") is below "
+                    + "the largest record the topology may write (" + largest + " bytes: the largest of "
+                    + TopologySettings.MAX_CORRECTION_BYTES + ", " + TopologySettings.BATCH_MAX_BYTES + " and "
+                    + TopologySettings.DLQ_MAX_ORIGINAL_BYTES + ", plus " + RECORD_SLACK + " for the rest): lower "
+                    + "those or raise max.request.size (and the topics' max.message.bytes)");
+        }
+    }
+
+    private static int partitionsOf(String bootstrapServers, String topic) {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+            return admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic)
+                    .partitions().size();
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("cannot describe the corrections topic " + topic + " on "
+                    + bootstrapServers + ": " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while describing " + topic, e);
+        }
     }
 
     /** Partition counts of the topics the topology reads and writes: name → partitions. */
@@ -160,6 +216,11 @@ public final class CorrectionsApp implements AutoCloseable {
 
     public KafkaStreams.State state() {
         return streams.state();
+    }
+
+    /** Why the application stopped itself (state ERROR), naming the record threads kept dying on; empty otherwise. */
+    public Optional<String> failure() {
+        return failures.fatal();
     }
 
     /** Kafka Streams' metrics, including the {@link PipelineMetrics} counters. */

@@ -19,6 +19,8 @@ public final class PipelineMetrics {
     public static final String SEMANTIC_DUPLICATES = "semantic-duplicates";
     public static final String SUPERSEDED = "superseded";
     public static final String LATE = "late";
+    /** Records that waited for an unreachable schema registry (parked, then decoded once it answered). */
+    public static final String REGISTRY_WAITS = "registry-waits";
 
     private static final String SCOPE = "editstream";
 

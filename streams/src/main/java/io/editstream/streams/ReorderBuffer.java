@@ -1,14 +1,14 @@
 package io.editstream.streams;
 
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
+import java.util.TreeMap;
 
 import org.apache.kafka.common.metrics.Sensor;
 import org.apache.kafka.common.utils.Bytes;
-import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -52,7 +52,14 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
      * so it needs no store or changelog of its own.
      */
     private final Map<String, Bytes> pendingFacts = new HashMap<>();
+    /**
+     * What the buffer store holds, in key order: the store is the durable (changelogged) copy, this one is read.
+     * Releasing then costs no RocksDB iterator and no decoding per correction; it holds a grace period of input.
+     */
+    private final NavigableMap<Bytes, PendingEdit> held = new TreeMap<>();
     private KeyValueStore<String, ModelClock> clocks;
+    /** The clocks store's content (read per correction, scanned per punctuation); the store is the durable copy. */
+    private final Map<String, ModelClock> clockByModel = new HashMap<>();
     private Sensor superseded;
     private Sensor late;
     /** The partition's clock: the latest event time of any model in this task (derived from the model clocks). */
@@ -75,14 +82,21 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         this.context = context;
         this.buffer = context.getStateStore(CorrectionsTopology.REORDER_BUFFER_STORE);
         pendingFacts.clear(); // init runs again when a suspended task resumes
-        try (KeyValueIterator<Bytes, PendingEdit> held = buffer.all()) {
-            held.forEachRemaining(entry -> pendingFacts.put(
-                    Fact.of(BufferKey.modelOf(entry.key), entry.value.request()).key(), entry.key));
+        held.clear();
+        try (KeyValueIterator<Bytes, PendingEdit> all = buffer.all()) {
+            all.forEachRemaining(entry -> {
+                pendingFacts.put(Fact.of(BufferKey.modelOf(entry.key), entry.value.request()).key(), entry.key);
+                held.put(entry.key, entry.value);
+            });
         }
         this.clocks = context.getStateStore(CorrectionsTopology.MODEL_CLOCKS_STORE);
         partitionClock = Long.MIN_VALUE;
+        clockByModel.clear();
         try (KeyValueIterator<String, ModelClock> all = clocks.all()) {
-            all.forEachRemaining(entry -> partitionClock = Math.max(partitionClock, entry.value.maxEventTime()));
+            all.forEachRemaining(entry -> {
+                clockByModel.put(entry.key, entry.value);
+                partitionClock = Math.max(partitionClock, entry.value.maxEventTime());
+            });
         }
         this.superseded = PipelineMetrics.counter(context, PipelineMetrics.SUPERSEDED);
         this.late = PipelineMetrics.counter(context, PipelineMetrics.LATE);
@@ -101,7 +115,7 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         String fact = Fact.of(model, request).key();
 
         Bytes pendingKey = pendingFacts.get(fact);
-        PendingEdit pending = pendingKey == null ? null : buffer.get(pendingKey);
+        PendingEdit pending = pendingKey == null ? null : held.get(pendingKey);
         if (pending != null) {
             supersede(model, fact, pendingKey, pending, request);
         } else if (eventTime < clock.releasedUpTo()) {
@@ -117,7 +131,7 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         }
         clock = clock.arrived(eventTime);
         partitionClock = Math.max(partitionClock, eventTime);
-        clocks.put(model, release(model, clock, cutoff(clock, 0)));
+        setClock(model, release(model, clock, cutoff(clock, 0)));
         inputSinceCheck = true;
     }
 
@@ -133,10 +147,10 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
 
     /** The later event time wins; the loser is reported with the winner and never applied. */
     private void supersede(String model, String fact, Bytes pendingKey, PendingEdit pending, EditRequest arriving) {
-        EditRequest held = pending.request();
-        boolean arrivingWins = compare(arriving, held) > 0;
-        EditRequest winner = arrivingWins ? arriving : held;
-        EditRequest loser = arrivingWins ? held : arriving;
+        EditRequest waiting = pending.request();
+        boolean arrivingWins = compare(arriving, waiting) > 0;
+        EditRequest winner = arrivingWins ? arriving : waiting;
+        EditRequest loser = arrivingWins ? waiting : arriving;
         PendingEdit updated = new PendingEdit(winner, pending.superseded()).withSupersession(Supersession.newBuilder()
                 .setCorrectionId(loser.getCorrectionId())
                 .setSupersededBy(winner.getCorrectionId())
@@ -146,11 +160,13 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         superseded.record();
         log.debug("model {}: correction {} supersedes {}", model, winner.getCorrectionId(), loser.getCorrectionId());
         if (arrivingWins) {
-            buffer.delete(pendingKey);
+            buffer.put(pendingKey, null); // a delete that does not read (and decode) the old value
+            held.remove(pendingKey);
             pendingFacts.remove(fact);
             hold(model, fact, updated);
         } else {
             buffer.put(pendingKey, updated);
+            held.put(pendingKey, updated);
         }
     }
 
@@ -158,6 +174,7 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         EditRequest request = edit.request();
         Bytes key = BufferKey.of(model, request.getDetectedAt().toEpochMilli(), request.getCorrectionId());
         buffer.put(key, edit);
+        held.put(key, edit);
         pendingFacts.put(fact, key);
     }
 
@@ -166,20 +183,19 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         if (cutoff == Long.MIN_VALUE || cutoff < clock.releasedUpTo()) {
             return clock;
         }
-        // Nothing held is timed before what was already released, so the scan starts there: a RocksDB seek from the
-        // model's first key would step over the tombstones of every correction released so far.
-        List<KeyValue<Bytes, PendingEdit>> due = new ArrayList<>();
-        try (KeyValueIterator<Bytes, PendingEdit> it = buffer.range(BufferKey.from(model, clock.releasedUpTo()),
-                BufferKey.upTo(model, cutoff))) {
-            it.forEachRemaining(due::add);
-        }
+        // Nothing held is timed before what was already released, so the scan starts there.
+        NavigableMap<Bytes, PendingEdit> due = held.subMap(BufferKey.from(model, clock.releasedUpTo()), true,
+                BufferKey.upTo(model, cutoff), true);
         long now = context.currentSystemTimeMs();
-        for (KeyValue<Bytes, PendingEdit> entry : due) {
-            EditRequest request = entry.value.request();
-            buffer.delete(entry.key);
+        // pollFirstEntry hands out a snapshot: a TreeMap entry object may take its successor's key and value when
+        // the map removes it.
+        Map.Entry<Bytes, PendingEdit> entry;
+        while ((entry = due.pollFirstEntry()) != null) {
+            EditRequest request = entry.getValue().request();
+            buffer.put(entry.getKey(), null); // a delete that does not read (and decode) the old value
             pendingFacts.remove(Fact.of(model, request).key());
             clock = clock.released(request.getDetectedAt().toEpochMilli());
-            context.forward(new Record<>(model, entry.value, now));
+            context.forward(new Record<>(model, entry.getValue(), now));
         }
         return clock;
     }
@@ -198,15 +214,11 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         inputSinceCheck = false;
         threadProcessedAtLastCheck = threadProcessed;
         lastCheck = now;
-        List<KeyValue<String, ModelClock>> all = new ArrayList<>();
-        try (KeyValueIterator<String, ModelClock> it = clocks.all()) {
-            it.forEachRemaining(all::add);
-        }
-        for (KeyValue<String, ModelClock> entry : all) {
-            ModelClock clock = entry.value;
-            ModelClock after = release(entry.key, clock, cutoff(clock, idle));
+        for (String model : List.copyOf(clockByModel.keySet())) {
+            ModelClock clock = clockByModel.get(model);
+            ModelClock after = release(model, clock, cutoff(clock, idle));
             if (!after.equals(clock)) {
-                clocks.put(entry.key, after);
+                setClock(model, after);
             }
         }
     }
@@ -217,7 +229,11 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
     }
 
     private ModelClock clockOf(String model) {
-        ModelClock clock = clocks.get(model);
-        return clock == null ? ModelClock.START : clock;
+        return clockByModel.getOrDefault(model, ModelClock.START);
+    }
+
+    private void setClock(String model, ModelClock clock) {
+        clocks.put(model, clock);
+        clockByModel.put(model, clock);
     }
 }

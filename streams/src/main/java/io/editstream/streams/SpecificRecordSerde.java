@@ -11,9 +11,13 @@ import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 
+import io.editstream.events.ReleasedSchemas;
+
 /**
  * State-store values as Avro single-object encoding: internal state needs no registry, and the encoding carries the
- * writer schema's fingerprint so a changelog written by an older version is recognised.
+ * writer schema's fingerprint. The decoder knows every released version of the type ({@link ReleasedSchemas}), so
+ * an entry written by an older release (a changelog restored after an upgrade) is resolved against the current
+ * schema by its fingerprint instead of failing with {@code MissingSchemaException}.
  */
 final class SpecificRecordSerde {
     private SpecificRecordSerde() {
@@ -24,6 +28,7 @@ final class SpecificRecordSerde {
         var schema = data.getSchema(type);
         BinaryMessageEncoder<T> encoder = new BinaryMessageEncoder<>(data, schema);
         BinaryMessageDecoder<T> decoder = new BinaryMessageDecoder<>(data, schema);
+        ReleasedSchemas.onClassPath().versionsOf(schema.getFullName()).forEach(decoder::addSchema);
         return Serdes.serdeFrom(
                 (topic, value) -> {
                     if (value == null) {

@@ -30,15 +30,27 @@ import io.editstream.events.Topics;
  *                         long (wall-clock) after its first edit was sequenced
  * @param dedupRetention   {@value #DEDUP_RETENTION_MS}, default 604800000 (7 days): how long (event time) a
  *                         correction id, and a (model, subject, prompt template, target_new), are remembered for
- *                         deduplication
+ *                         deduplication. A correction detected longer ago than this (less the clock skew below)
+ *                         is refused (DLQ, reason TOO_OLD): a retry of it could no longer be recognised
  * @param maxClockSkew     {@value #MAX_CLOCK_SKEW_MS}, default 300000 (5 min): a correction detected further in the
  *                         future than this is refused (DLQ, reason OTHER), because one far-future event time would
  *                         make every later correction of its model late and expire the dedup windows
  * @param punctuateInterval {@value #PUNCTUATE_INTERVAL_MS}, default 100: wall-clock period of the checks that release
  *                         a stalled reorder buffer and close lingering batches
- * @param validationRules  {@value #MAX_TEXT_CHARS} (default {@value ValidationRules#DEFAULT_MAX_TEXT_CHARS}) and
- *                         {@value #MAX_LIST_SIZE} (default {@value ValidationRules#DEFAULT_MAX_LIST_SIZE}), plus the
- *                         known models
+ * @param batchMaxBytes    {@value #BATCH_MAX_BYTES}, default 524288 (512 KiB): a batch is closed before an edit
+ *                         would take its encoded size past this (an edit alone always makes a batch); with the
+ *                         correction limit below it keeps every EditBatch and open-batches changelog record under
+ *                         Kafka's default 1 MiB record limit
+ * @param deadLetterMaxOriginalBytes {@value #DLQ_MAX_ORIGINAL_BYTES}, default 524288 (512 KiB): most bytes of a
+ *                         refused record's key and value a dead letter carries; beyond it they are truncated, and
+ *                         the dead letter says so and carries the originals' lengths and SHA-256 digests
+ * @param maxFailuresPerRecord {@value #MAX_FAILURES_PER_RECORD}, default 3: a stream thread that dies this many times
+ *                         in a row on the same input record takes the application to ERROR, naming the record,
+ *                         instead of being replaced forever
+ * @param validationRules  {@value #MAX_TEXT_BYTES} (default {@value ValidationRules#DEFAULT_MAX_TEXT_BYTES}),
+ *                         {@value #MAX_LIST_SIZE} (default {@value ValidationRules#DEFAULT_MAX_LIST_SIZE}) and
+ *                         {@value #MAX_CORRECTION_BYTES} (default
+ *                         {@value ValidationRules#DEFAULT_MAX_CORRECTION_BYTES}), plus the known models
  */
 public record TopologySettings(
         Set<String> knownModels,
@@ -51,6 +63,9 @@ public record TopologySettings(
         Duration dedupRetention,
         Duration maxClockSkew,
         Duration punctuateInterval,
+        int batchMaxBytes,
+        int deadLetterMaxOriginalBytes,
+        int maxFailuresPerRecord,
         ValidationRules validationRules) {
 
     public static final String MODELS = "editstream.models";
@@ -63,8 +78,12 @@ public record TopologySettings(
     public static final String DEDUP_RETENTION_MS = "editstream.dedup.retention.ms";
     public static final String MAX_CLOCK_SKEW_MS = "editstream.max.clock.skew.ms";
     public static final String PUNCTUATE_INTERVAL_MS = "editstream.punctuate.interval.ms";
-    public static final String MAX_TEXT_CHARS = "editstream.max.text.chars";
+    public static final String MAX_TEXT_BYTES = "editstream.max.text.bytes";
     public static final String MAX_LIST_SIZE = "editstream.max.list.size";
+    public static final String MAX_CORRECTION_BYTES = "editstream.max.correction.bytes";
+    public static final String BATCH_MAX_BYTES = "editstream.batch.max.bytes";
+    public static final String DLQ_MAX_ORIGINAL_BYTES = "editstream.dlq.max.original.bytes";
+    public static final String MAX_FAILURES_PER_RECORD = "editstream.max.failures.per.record";
 
     public static final Duration DEFAULT_GRACE = Duration.ofSeconds(2);
     public static final int DEFAULT_BATCH_MAX_EDITS = 1;
@@ -72,6 +91,9 @@ public record TopologySettings(
     public static final Duration DEFAULT_DEDUP_RETENTION = Duration.ofDays(7);
     public static final Duration DEFAULT_MAX_CLOCK_SKEW = Duration.ofMinutes(5);
     public static final Duration DEFAULT_PUNCTUATE_INTERVAL = Duration.ofMillis(100);
+    public static final int DEFAULT_BATCH_MAX_BYTES = 512 * 1024;
+    public static final int DEFAULT_DLQ_MAX_ORIGINAL_BYTES = 512 * 1024;
+    public static final int DEFAULT_MAX_FAILURES_PER_RECORD = 3;
 
     public TopologySettings {
         knownModels = Set.copyOf(knownModels);
@@ -86,8 +108,16 @@ public record TopologySettings(
         require(!batchLinger.isNegative(), BATCH_LINGER_MS, "must be >= 0, got " + batchLinger.toMillis());
         require(dedupRetention.toMillis() >= 1, DEDUP_RETENTION_MS, "must be >= 1, got " + dedupRetention.toMillis());
         require(!maxClockSkew.isNegative(), MAX_CLOCK_SKEW_MS, "must be >= 0, got " + maxClockSkew.toMillis());
+        // Corrections older than the retention less the skew are refused as TOO_OLD: the skew must leave a window.
+        require(dedupRetention.compareTo(maxClockSkew) > 0, DEDUP_RETENTION_MS,
+                "must be longer than " + MAX_CLOCK_SKEW_MS + " (" + maxClockSkew.toMillis() + "), got "
+                        + dedupRetention.toMillis());
         require(punctuateInterval.toMillis() >= 1, PUNCTUATE_INTERVAL_MS,
                 "must be >= 1, got " + punctuateInterval.toMillis());
+        require(batchMaxBytes >= 1, BATCH_MAX_BYTES, "must be >= 1, got " + batchMaxBytes);
+        require(deadLetterMaxOriginalBytes >= 0, DLQ_MAX_ORIGINAL_BYTES,
+                "must be >= 0, got " + deadLetterMaxOriginalBytes);
+        require(maxFailuresPerRecord >= 1, MAX_FAILURES_PER_RECORD, "must be >= 1, got " + maxFailuresPerRecord);
         require(validationRules.knownModels().equals(knownModels), MODELS,
                 "the validation rules must know the same models");
     }
@@ -109,10 +139,12 @@ public record TopologySettings(
         require(models != null && !models.isBlank(), MODELS, "is required (comma-separated model ids)");
         Set<String> knownModels = new LinkedHashSet<>();
         Arrays.stream(models.split(",")).map(String::strip).filter(s -> !s.isEmpty()).forEach(knownModels::add);
-        int maxTextChars = intValue(p, MAX_TEXT_CHARS, ValidationRules.DEFAULT_MAX_TEXT_CHARS);
+        int maxTextBytes = intValue(p, MAX_TEXT_BYTES, ValidationRules.DEFAULT_MAX_TEXT_BYTES);
         int maxListSize = intValue(p, MAX_LIST_SIZE, ValidationRules.DEFAULT_MAX_LIST_SIZE);
-        require(maxTextChars > 0, MAX_TEXT_CHARS, "must be > 0, got " + maxTextChars);
+        int maxCorrectionBytes = intValue(p, MAX_CORRECTION_BYTES, ValidationRules.DEFAULT_MAX_CORRECTION_BYTES);
+        require(maxTextBytes > 0, MAX_TEXT_BYTES, "must be > 0, got " + maxTextBytes);
         require(maxListSize >= 0, MAX_LIST_SIZE, "must be >= 0, got " + maxListSize);
+        require(maxCorrectionBytes > 0, MAX_CORRECTION_BYTES, "must be > 0, got " + maxCorrectionBytes);
         return new TopologySettings(
                 knownModels,
                 p.getProperty(CORRECTIONS_TOPIC, Topics.CORRECTIONS).strip(),
@@ -124,22 +156,28 @@ public record TopologySettings(
                 millis(p, DEDUP_RETENTION_MS, DEFAULT_DEDUP_RETENTION),
                 millis(p, MAX_CLOCK_SKEW_MS, DEFAULT_MAX_CLOCK_SKEW),
                 millis(p, PUNCTUATE_INTERVAL_MS, DEFAULT_PUNCTUATE_INTERVAL),
-                new ValidationRules(knownModels, maxTextChars, maxListSize));
+                intValue(p, BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_BYTES),
+                intValue(p, DLQ_MAX_ORIGINAL_BYTES, DEFAULT_DLQ_MAX_ORIGINAL_BYTES),
+                intValue(p, MAX_FAILURES_PER_RECORD, DEFAULT_MAX_FAILURES_PER_RECORD),
+                new ValidationRules(knownModels, maxTextBytes, maxListSize, maxCorrectionBytes));
     }
 
     public TopologySettings withGrace(Duration newGrace) {
         return new TopologySettings(knownModels, correctionsTopic, editRequestsTopic, deadLetterTopic, newGrace,
-                batchMaxEdits, batchLinger, dedupRetention, maxClockSkew, punctuateInterval, validationRules);
+                batchMaxEdits, batchLinger, dedupRetention, maxClockSkew, punctuateInterval, batchMaxBytes,
+                deadLetterMaxOriginalBytes, maxFailuresPerRecord, validationRules);
     }
 
     public TopologySettings withBatching(int maxEdits, Duration linger) {
         return new TopologySettings(knownModels, correctionsTopic, editRequestsTopic, deadLetterTopic, grace,
-                maxEdits, linger, dedupRetention, maxClockSkew, punctuateInterval, validationRules);
+                maxEdits, linger, dedupRetention, maxClockSkew, punctuateInterval, batchMaxBytes,
+                deadLetterMaxOriginalBytes, maxFailuresPerRecord, validationRules);
     }
 
     public TopologySettings withDedupRetention(Duration retention) {
         return new TopologySettings(knownModels, correctionsTopic, editRequestsTopic, deadLetterTopic, grace,
-                batchMaxEdits, batchLinger, retention, maxClockSkew, punctuateInterval, validationRules);
+                batchMaxEdits, batchLinger, retention, maxClockSkew, punctuateInterval, batchMaxBytes,
+                deadLetterMaxOriginalBytes, maxFailuresPerRecord, validationRules);
     }
 
     private static Duration millis(Properties p, String key, Duration defaultValue) {

@@ -6,12 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Collections;
 import java.util.List;
+import java.util.Properties;
 import java.util.stream.LongStream;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.editstream.events.CorrectionEvent;
 import io.editstream.events.EditBatch;
 
 /** A model's edits are batched: up to N edits, or what has gathered after the linger time, whichever comes first. */
@@ -39,6 +42,31 @@ class BatchingTest {
             List<EditBatch> rest = f.batches();
             assertEquals(1, rest.size());
             assertBatch(rest.get(0), 7, 7, List.of("c-7"));
+        }
+    }
+
+    @Test
+    void batchIsClosedBeforeAnEditWouldTakeItPastTheByteBudget() {
+        Properties p = new Properties();
+        p.setProperty(TopologySettings.MODELS, String.join(",", TopologyFixture.MODELS));
+        p.setProperty(TopologySettings.BATCH_MAX_EDITS, "100");
+        p.setProperty(TopologySettings.BATCH_LINGER_MS, "600000");
+        p.setProperty(TopologySettings.BATCH_MAX_BYTES, "20000");
+        // 3-byte characters: each edit's paraphrases take 4 x 2,400 = 9,600 bytes, so two edits fit, three do not
+        List<String> paraphrases = Collections.nCopies(4, "\u20ac".repeat(800));
+        try (TopologyFixture f = new TopologyFixture(TopologySettings.fromProperties(p).withGrace(Duration.ZERO),
+                stateDir)) {
+            for (int i = 1; i <= 5; i++) {
+                CorrectionEvent c = correction("c-" + i, "subject " + i, "target", i);
+                c.setParaphrases(paraphrases);
+                f.send(c);
+            }
+            List<EditBatch> batches = f.batches();
+            assertEquals(2, batches.size());
+            assertBatch(batches.get(0), 1, 2, List.of("c-1", "c-2"));
+            assertBatch(batches.get(1), 3, 4, List.of("c-3", "c-4"));
+            f.advanceWallClock(Duration.ofMinutes(10));
+            assertBatch(f.batches().get(0), 5, 5, List.of("c-5"));
         }
     }
 

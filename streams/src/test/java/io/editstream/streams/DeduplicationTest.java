@@ -12,6 +12,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.editstream.events.CorrectionEvent;
+import io.editstream.events.DeadLetter;
+import io.editstream.events.DeadLetterReason;
 
 /** Exact duplicates (same correction id) and semantic duplicates (same fact, same target) are dropped and counted. */
 class DeduplicationTest {
@@ -64,13 +66,31 @@ class DeduplicationTest {
 
     @Test
     void duplicatesAreRememberedOnlyForTheRetentionWindow() {
-        TopologySettings settings = TopologyFixture.settings().withDedupRetention(Duration.ofMinutes(1));
+        TopologySettings settings = TopologyFixture.settings().withDedupRetention(Duration.ofMinutes(6));
         try (TopologyFixture f = fixture(settings)) {
             f.send(correction("c-1", "Rome", "France", 0));
-            f.send(correction("c-2", "Rome", "France", 30_000)); // inside the window
-            f.send(correction("c-3", "Rome", "France", 95_000)); // 95 s after c-1, the last one accepted
+            f.send(correction("c-2", "Rome", "France", 180_000)); // inside the window
+            f.advanceWallClock(Duration.ofMinutes(2)); // so that c-3 is not further ahead than the clock skew
+            f.send(correction("c-3", "Rome", "France", 390_000)); // 6.5 min after c-1, the last one accepted
+            f.advanceWallClock(Duration.ofSeconds(3));
             assertEquals(List.of("c-1", "c-3"), ids(f.edits()));
             assertEquals(1, f.counter(PipelineMetrics.SEMANTIC_DUPLICATES));
+        }
+    }
+
+    @Test
+    void aCorrectionOlderThanTheWindowIsRefusedEveryTimeItComes() {
+        try (TopologyFixture f = fixture(TopologyFixture.settings())) {
+            long eightDays = Duration.ofDays(8).toMillis();
+            f.send(correction("c-old", "Rome", "France", -eightDays));
+            f.send(correction("c-old", "Rome", "France", -eightDays)); // its retry
+            f.send(correction("c-new", "Rome", "Spain", 0));
+            f.advanceWallClock(Duration.ofSeconds(3));
+            assertEquals(List.of("c-new"), ids(f.edits()));
+            List<DeadLetter> refused = f.deadLetters();
+            assertEquals(List.of(DeadLetterReason.TOO_OLD, DeadLetterReason.TOO_OLD),
+                    refused.stream().map(DeadLetter::getReason).toList());
+            assertEquals("c-old", refused.get(0).getCorrectionId());
         }
     }
 }

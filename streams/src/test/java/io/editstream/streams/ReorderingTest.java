@@ -45,6 +45,22 @@ class ReorderingTest {
     }
 
     @Test
+    void manyHeldCorrectionsReleasedAtOnceComeOutEachOnceInOrder() {
+        try (TopologyFixture f = fixture()) {
+            List<String> expected = new java.util.ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                int n = (i * 7) % 20; // shuffled, all within the grace period
+                f.send(correction("c-" + n, "subject " + n, "target", n * 10L));
+            }
+            for (int n = 0; n < 20; n++) {
+                expected.add("c-" + n);
+            }
+            f.advanceWallClock(GRACE.plusSeconds(1));
+            assertEquals(expected, ids(f.edits()));
+        }
+    }
+
+    @Test
     void bufferedTailIsReleasedByWallClockWhenInputStops() {
         try (TopologyFixture f = fixture()) {
             f.send(correction("c-2", "Berlin", "Spain", 500));

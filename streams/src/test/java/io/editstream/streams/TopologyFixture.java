@@ -52,7 +52,7 @@ final class TopologyFixture implements AutoCloseable {
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
-        driver = new TopologyTestDriver(CorrectionsTopology.build(settings, serdes), props, START);
+        driver = new TopologyTestDriver(CorrectionsTopology.build(settings, serdes, 1), props, START);
         corrections = driver.createInputTopic(settings.correctionsTopic(), Serdes.ByteArray().serializer(),
                 Serdes.ByteArray().serializer(), START, Duration.ZERO);
         editRequests = driver.createOutputTopic(settings.editRequestsTopic(), Serdes.String().deserializer(),

@@ -30,7 +30,11 @@ class TopologySettingsTest {
         assertEquals(Duration.ofDays(7), s.dedupRetention());
         assertEquals(Duration.ofMinutes(5), s.maxClockSkew());
         assertEquals(Duration.ofMillis(100), s.punctuateInterval());
-        assertEquals(ValidationRules.DEFAULT_MAX_TEXT_CHARS, s.validationRules().maxTextChars());
+        assertEquals(ValidationRules.DEFAULT_MAX_TEXT_BYTES, s.validationRules().maxTextBytes());
+        assertEquals(ValidationRules.DEFAULT_MAX_CORRECTION_BYTES, s.validationRules().maxCorrectionBytes());
+        assertEquals(512 * 1024, s.batchMaxBytes());
+        assertEquals(512 * 1024, s.deadLetterMaxOriginalBytes());
+        assertEquals(3, s.maxFailuresPerRecord());
         assertEquals(ValidationRules.DEFAULT_MAX_LIST_SIZE, s.validationRules().maxListSize());
         assertEquals(s.knownModels(), s.validationRules().knownModels());
     }
@@ -48,12 +52,16 @@ class TopologySettingsTest {
         p.setProperty(TopologySettings.DEDUP_RETENTION_MS, "60000");
         p.setProperty(TopologySettings.MAX_CLOCK_SKEW_MS, "0");
         p.setProperty(TopologySettings.PUNCTUATE_INTERVAL_MS, "20");
-        p.setProperty(TopologySettings.MAX_TEXT_CHARS, "300");
+        p.setProperty(TopologySettings.MAX_TEXT_BYTES, "300");
         p.setProperty(TopologySettings.MAX_LIST_SIZE, "0");
+        p.setProperty(TopologySettings.MAX_CORRECTION_BYTES, "9000");
+        p.setProperty(TopologySettings.BATCH_MAX_BYTES, "70000");
+        p.setProperty(TopologySettings.DLQ_MAX_ORIGINAL_BYTES, "1000");
+        p.setProperty(TopologySettings.MAX_FAILURES_PER_RECORD, "5");
         TopologySettings s = TopologySettings.fromProperties(p);
         assertEquals(new TopologySettings(Set.of("m"), "in", "out", "dlq", Duration.ofMillis(250), 100,
-                Duration.ofSeconds(2), Duration.ofMinutes(1), Duration.ZERO, Duration.ofMillis(20),
-                new ValidationRules(Set.of("m"), 300, 0)), s);
+                Duration.ofSeconds(2), Duration.ofMinutes(1), Duration.ZERO, Duration.ofMillis(20), 70_000, 1_000, 5,
+                new ValidationRules(Set.of("m"), 300, 0, 9_000)), s);
     }
 
     @Test
@@ -66,7 +74,10 @@ class TopologySettingsTest {
         assertRefused(TopologySettings.BATCH_MAX_EDITS, props(TopologySettings.BATCH_MAX_EDITS, "99999999999"));
         assertRefused(TopologySettings.DEDUP_RETENTION_MS, props(TopologySettings.DEDUP_RETENTION_MS, "0"));
         assertRefused(TopologySettings.PUNCTUATE_INTERVAL_MS, props(TopologySettings.PUNCTUATE_INTERVAL_MS, "0"));
-        assertRefused(TopologySettings.MAX_TEXT_CHARS, props(TopologySettings.MAX_TEXT_CHARS, "0"));
+        assertRefused(TopologySettings.MAX_TEXT_BYTES, props(TopologySettings.MAX_TEXT_BYTES, "0"));
+        assertRefused(TopologySettings.MAX_CORRECTION_BYTES, props(TopologySettings.MAX_CORRECTION_BYTES, "0"));
+        assertRefused(TopologySettings.BATCH_MAX_BYTES, props(TopologySettings.BATCH_MAX_BYTES, "0"));
+        assertRefused(TopologySettings.MAX_FAILURES_PER_RECORD, props(TopologySettings.MAX_FAILURES_PER_RECORD, "0"));
     }
 
     private static Properties props(String key, String value) {

@@ -11,11 +11,15 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumSet;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Properties;
 import java.util.Random;
 import java.util.Set;
 import java.util.function.Consumer;
@@ -82,6 +86,17 @@ class ValidationTest {
                 refused("key is another model", DeadLetterReason.KEY_MISMATCH,
                         TopologyFixture.OTHER_MODEL.getBytes(StandardCharsets.UTF_8), bytes(valid), "c-1"),
                 refused("no key", DeadLetterReason.KEY_MISMATCH, null, bytes(valid), "c-1"),
+                refused("prompt of 3-byte characters over the byte limit", DeadLetterReason.OVERSIZED_TEXT, model(),
+                        bytes(with(valid, c -> c.setPrompt("{} \u20ac" + "\u20ac".repeat(1_400)))), "c-1"),
+                refused("value over the correction byte limit", DeadLetterReason.OVERSIZED_RECORD, model(),
+                        bigGarbage(300 * 1024), null),
+                refused("subject with the placeholder", DeadLetterReason.SUBJECT_WITH_SLOT, model(),
+                        bytes(with(valid, c -> c.setSubject("Rome {}"))), "c-1"),
+                refused("invalid UTF-8 in target_new", DeadLetterReason.INVALID_TEXT, model(),
+                        invalidUtf8Target(valid), "c-1"),
+                refused("detected more than the dedup window ago", DeadLetterReason.TOO_OLD, model(),
+                        bytes(with(valid, c -> c.setDetectedAt(TopologyFixture.START.minus(Duration.ofDays(8))))),
+                        "c-1"),
                 refused("detected far in the future", DeadLetterReason.OTHER, model(),
                         bytes(with(valid, c -> c.setDetectedAt(TopologyFixture.START.plus(Duration.ofHours(1))))),
                         "c-1"));
@@ -164,6 +179,59 @@ class ValidationTest {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    private static byte[] bigGarbage(int size) {
+        byte[] value = new byte[size];
+        new Random(11).nextBytes(value);
+        return value;
+    }
+
+    /** A valid correction whose target_new bytes are made invalid UTF-8 on the wire (a lone continuation byte). */
+    private static byte[] invalidUtf8Target(CorrectionEvent valid) {
+        byte[] value = bytes(with(valid, c -> c.setTargetNew("Fr@nce")));
+        byte[] marker = "Fr@nce".getBytes(StandardCharsets.UTF_8);
+        for (int i = 0; i + marker.length <= value.length; i++) {
+            if (Arrays.equals(value, i, i + marker.length, marker, 0, marker.length)) {
+                value[i + 2] = (byte) 0x80;
+                return value;
+            }
+        }
+        throw new IllegalStateException("target_new not found in the encoded correction");
+    }
+
+    @Test
+    void aTextWithItsOwnReplacementCharacterIsValid() {
+        try (TopologyFixture f = new TopologyFixture(TopologyFixture.settings(), stateDir)) {
+            f.send(with(correction("c-1", "Rome", "Fr\uFFFDnce", 0), c -> c.setTargetTrue(null)));
+            f.advanceWallClock(Duration.ofSeconds(3));
+            assertEquals("Fr\uFFFDnce", f.edits().get(0).getTargetNew());
+            assertEquals(List.of(), f.deadLetters());
+        }
+    }
+
+    @Test
+    void aDeadLetterCarriesTheOriginalsDigestAndCutsWhatWouldNotFit() throws Exception {
+        TopologySettings settings = TopologySettings.fromProperties(props(TopologySettings.DLQ_MAX_ORIGINAL_BYTES,
+                "1000"));
+        try (TopologyFixture f = new TopologyFixture(settings, stateDir)) {
+            byte[] value = bigGarbage(5_000);
+            f.sendRaw(model(), value);
+            DeadLetter dl = f.deadLetters().get(0);
+            assertTrue(dl.getOriginalTruncated());
+            assertEquals(1000 - model().length, dl.getOriginalValue().remaining());
+            assertEquals(5_000L, dl.getOriginalValueLength());
+            assertEquals(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(value)),
+                    dl.getOriginalValueSha256());
+            assertBytes(model(), dl.getOriginalKey());
+        }
+    }
+
+    private static Properties props(String key, String value) {
+        Properties p = new Properties();
+        p.setProperty(TopologySettings.MODELS, String.join(",", TopologyFixture.MODELS));
+        p.setProperty(key, value);
+        return p;
     }
 
     private static void assertBytes(byte[] expected, ByteBuffer actual) {

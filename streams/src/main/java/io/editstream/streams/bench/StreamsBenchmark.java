@@ -16,21 +16,31 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Function;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Produced;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,7 +53,8 @@ import io.editstream.streams.PipelineMetrics;
 import io.editstream.streams.TopologySettings;
 
 /**
- * End-to-end benchmark of the corrections topology on a running broker and registry, exactly-once on: produces
+ * End-to-end benchmark of the corrections topology on a running broker and registry, exactly-once on, against a
+ * pass-through app (read, write; same serde, threads and commit interval) measured first in the same run: produces
  * pre-generated corrections as fast as one producer can, reads edit-requests (read_committed) and reports the
  * throughput (first produce to last edit seen) and the latency each correction saw beyond the grace period (from
  * its send to the arrival of its edit, minus the grace it is held for by design).
@@ -80,7 +91,12 @@ public final class StreamsBenchmark {
     /** What one run measured. Latencies are in milliseconds, beyond the grace period. */
     public record Result(Options options, long editsSeen, double seconds, double correctionsPerSecond,
             double producePerSecond, double latencyP50Ms, double latencyP99Ms, double latencyMaxMs,
-            long batches, long late, long duplicates, long repeatedEdits) {
+            long batches, long late, long duplicates, long repeatedEdits, double passThroughPerSecond) {
+
+        /** The topology's throughput as a fraction of the pass-through app's, measured in the same run. */
+        public double fractionOfPassThrough() {
+            return correctionsPerSecond / passThroughPerSecond;
+        }
 
         public String toJson() {
             return String.format(Locale.ROOT, """
@@ -89,21 +105,25 @@ public final class StreamsBenchmark {
                     "rate_limit_per_second": %d, "exactly_once": true, "edits_seen": %d, "seconds": %.3f, \
                     "corrections_per_second": %.1f, "produce_per_second": %.1f, \
                     "added_latency_ms": {"p50": %.1f, "p99": %.1f, "max": %.1f}, "batches": %d, "late": %d, \
-                    "duplicates_dropped": %d, "repeated_edits": %d}
+                    "duplicates_dropped": %d, "repeated_edits": %d, "pass_through_per_second": %.1f, \
+                    "fraction_of_pass_through": %.3f}
                     """, options.events(), options.models(), options.partitions(), options.grace().toMillis(),
                     options.batchMaxEdits(), options.batchLinger().toMillis(), options.streamThreads(),
                     options.commitInterval().toMillis(), options.rate(), editsSeen, seconds, correctionsPerSecond,
                     producePerSecond, latencyP50Ms, latencyP99Ms, latencyMaxMs, batches, late, duplicates,
-                    repeatedEdits).strip();
+                    repeatedEdits, passThroughPerSecond, fractionOfPassThrough()).strip();
         }
 
         public String summary() {
             return String.format(Locale.ROOT, "streams benchmark: %d corrections for %d models in %.2f s = %.0f "
                     + "corrections/s end to end (exactly-once; producer alone %.0f/s); added latency beyond the "
-                    + "%d ms grace: p50 %.0f ms, p99 %.0f ms, max %.0f ms; %d batches, %d late, %d edits repeated%s",
+                    + "%d ms grace: p50 %.0f ms, p99 %.0f ms, max %.0f ms; %d batches, %d late, %d edits repeated%s; "
+                    + "pass-through app (exactly-once, same serde) %.0f/s in the same run: the topology does %.0f%% "
+                    + "of it",
                     editsSeen, options.models(), seconds, correctionsPerSecond, producePerSecond,
                     options.grace().toMillis(), latencyP50Ms, latencyP99Ms, latencyMaxMs, batches, late,
-                    repeatedEdits, options.rate() > 0 ? " (sent at " + options.rate() + "/s)" : "");
+                    repeatedEdits, options.rate() > 0 ? " (sent at " + options.rate() + "/s)" : "",
+                    passThroughPerSecond, 100 * fractionOfPassThrough());
         }
     }
 
@@ -113,6 +133,8 @@ public final class StreamsBenchmark {
     public static Result run(String bootstrapServers, SerdeSettings serdes, Options options)
             throws InterruptedException {
         String run = "bench-" + UUID.randomUUID().toString().substring(0, 8);
+        double passThrough = passThrough(bootstrapServers, serdes, options, run + "-pass-through");
+        log.info("pass-through baseline: {} corrections/s", String.format(Locale.ROOT, "%.0f", passThrough));
         TopologySettings settings = settings(run, options);
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
             CorrectionsApp.createTopics(admin, settings, options.partitions(), (short) 1);
@@ -126,15 +148,16 @@ public final class StreamsBenchmark {
         overrides.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, options.commitInterval().toMillis());
 
         try (CorrectionsApp app = CorrectionsApp.start(bootstrapServers, settings, serdes, overrides)) {
-            EditReader reader = new EditReader(bootstrapServers, serdes, settings.editRequestsTopic(), sentAt,
-                    options.grace().toMillis());
+            EditReader<EditBatch> reader = new EditReader<>(bootstrapServers, serdes, settings.editRequestsTopic(),
+                    EditBatch.class, batch -> batch.getEdits().stream().map(EditRequest::getCorrectionId).toList(),
+                    sentAt, options.grace().toMillis());
             Thread readerThread = new Thread(reader, run + "-reader");
             readerThread.start();
             try {
                 reader.awaitAssigned();
                 long produceStart = System.nanoTime();
                 long firstSend = System.currentTimeMillis();
-                produce(bootstrapServers, serdes, settings, events, sentAt, reader, options.rate());
+                produce(bootstrapServers, serdes, settings.correctionsTopic(), events, sentAt, reader, options.rate());
                 double produceSeconds = (System.nanoTime() - produceStart) / 1e9;
                 log.info("produced {} corrections in {} s", events.size(),
                         String.format(Locale.ROOT, "%.2f", produceSeconds));
@@ -157,7 +180,74 @@ public final class StreamsBenchmark {
                         reader.batches.get(), PipelineMetrics.total(app.metrics(), PipelineMetrics.LATE),
                         PipelineMetrics.total(app.metrics(), PipelineMetrics.EXACT_DUPLICATES)
                                 + PipelineMetrics.total(app.metrics(), PipelineMetrics.SEMANTIC_DUPLICATES),
-                        reader.repeated.get());
+                        reader.repeated.get(), passThrough);
+            } finally {
+                reader.stop();
+                readerThread.join();
+            }
+        }
+    }
+
+    /**
+     * The baseline: an exactly-once Streams app on the same broker with the same serde, threads and commit interval
+     * that reads each correction and writes it unchanged, fed the same corrections the same way.
+     *
+     * @return corrections per second from the first send to the last one read back
+     */
+    private static double passThrough(String bootstrapServers, SerdeSettings serdes, Options options, String run)
+            throws InterruptedException {
+        String in = run + ".in";
+        String out = run + ".out";
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+            admin.createTopics(List.of(new NewTopic(in, options.partitions(), (short) 1),
+                    new NewTopic(out, options.partitions(), (short) 1))).all().get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("cannot create the pass-through topics: " + e, e);
+        }
+        Serde<CorrectionEvent> serde = serdes.valueSerde(CorrectionEvent.class);
+        StreamsBuilder builder = new StreamsBuilder();
+        builder.stream(in, Consumed.with(Serdes.String(), serde)).to(out, Produced.with(Serdes.String(), serde));
+        Properties props = new Properties();
+        props.put(StreamsConfig.APPLICATION_ID_CONFIG, run);
+        props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        props.put(StreamsConfig.STATE_DIR_CONFIG, options.stateDir().resolve(run).toString());
+        props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, options.streamThreads());
+        props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, options.commitInterval().toMillis());
+        props.put(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG, -1L);
+        List<CorrectionEvent> events = generate(options);
+        long[] sentAt = new long[options.events()];
+        try (KafkaStreams streams = new KafkaStreams(builder.build(), props)) {
+            CountDownLatch running = new CountDownLatch(1);
+            streams.setStateListener((now, before) -> {
+                if (now == KafkaStreams.State.RUNNING) {
+                    running.countDown();
+                }
+            });
+            streams.start();
+            if (!running.await(60, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("the pass-through app did not reach RUNNING within 60 s");
+            }
+            EditReader<CorrectionEvent> reader = new EditReader<>(bootstrapServers, serdes, out,
+                    CorrectionEvent.class, c -> List.of(c.getCorrectionId()), sentAt, 0);
+            Thread readerThread = new Thread(reader, run + "-reader");
+            readerThread.start();
+            try {
+                reader.awaitAssigned();
+                long firstSend = System.currentTimeMillis();
+                produce(bootstrapServers, serdes, in, events, sentAt, reader, options.rate());
+                readerThread.join(options.timeout().toMillis());
+                reader.stop();
+                readerThread.join();
+                if (reader.failure.get() != null) {
+                    throw new IllegalStateException("reading the pass-through output failed", reader.failure.get());
+                }
+                if (reader.edits.get() < options.events()) {
+                    throw new IllegalStateException("the pass-through app passed only " + reader.edits.get()
+                            + " of " + options.events() + " corrections within " + options.timeout().toSeconds()
+                            + " s");
+                }
+                return reader.edits.get() / ((reader.lastArrival - firstSend) / 1e3);
             } finally {
                 reader.stop();
                 readerThread.join();
@@ -250,8 +340,8 @@ public final class StreamsBenchmark {
         return events;
     }
 
-    private static void produce(String bootstrapServers, SerdeSettings serdes, TopologySettings settings,
-            List<CorrectionEvent> events, long[] sentAt, EditReader reader, int rate) {
+    private static void produce(String bootstrapServers, SerdeSettings serdes, String topic,
+            List<CorrectionEvent> events, long[] sentAt, EditReader<?> reader, int rate) {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
@@ -274,7 +364,7 @@ public final class StreamsBenchmark {
                 long now = System.currentTimeMillis();
                 event.setDetectedAt(Instant.ofEpochMilli(now));
                 sentAt[i] = now;
-                producer.send(new ProducerRecord<>(settings.correctionsTopic(), event.getModelId(), event));
+                producer.send(new ProducerRecord<>(topic, event.getModelId(), event));
                 if (System.nanoTime() > nextProgress) {
                     log.info("sent {} of {} corrections; {} edits seen", i + 1, events.size(), reader.edits.get());
                     nextProgress += PROGRESS_EVERY.toNanos();
@@ -293,8 +383,9 @@ public final class StreamsBenchmark {
     }
 
     /** Reads edit-requests until every correction's edit has arrived, recording each one's latency. */
-    private static final class EditReader implements Runnable {
-        private final KafkaConsumer<String, EditBatch> consumer;
+    private static final class EditReader<V extends SpecificRecord> implements Runnable {
+        private final KafkaConsumer<String, V> consumer;
+        private final Function<V, List<String>> correctionIds;
         private final String topic;
         private final long[] sentAt;
         private final long graceMs;
@@ -310,14 +401,17 @@ public final class StreamsBenchmark {
         private volatile boolean stopped;
         volatile long lastArrival;
 
-        EditReader(String bootstrapServers, SerdeSettings serdes, String topic, long[] sentAt, long graceMs) {
+        /** Reads {@code type} records from the topic, each carrying the corrections {@code correctionIds} names. */
+        EditReader(String bootstrapServers, SerdeSettings serdes, String topic, Class<V> type,
+                Function<V, List<String>> correctionIds, long[] sentAt, long graceMs) {
+            this.correctionIds = correctionIds;
             Properties p = new Properties();
             p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
             p.put(ConsumerConfig.GROUP_ID_CONFIG, topic + "-reader");
             p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
             p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
             this.consumer = new KafkaConsumer<>(p, Serdes.String().deserializer(),
-                    serdes.valueSerde(EditBatch.class).deserializer());
+                    serdes.valueSerde(type).deserializer());
             this.topic = topic;
             this.sentAt = sentAt;
             this.graceMs = graceMs;
@@ -336,10 +430,10 @@ public final class StreamsBenchmark {
                         assigned.countDown();
                     }
                     long now = System.currentTimeMillis();
-                    for (ConsumerRecord<String, EditBatch> record : records) {
+                    for (ConsumerRecord<String, V> record : records) {
                         batches.incrementAndGet();
-                        for (EditRequest edit : record.value().getEdits()) {
-                            int i = Integer.parseInt(edit.getCorrectionId());
+                        for (String id : correctionIds.apply(record.value())) {
+                            int i = Integer.parseInt(id);
                             if (seen.get(i)) {
                                 repeated.incrementAndGet();
                                 continue;
