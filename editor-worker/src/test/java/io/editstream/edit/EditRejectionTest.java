@@ -6,16 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import io.editstream.model.LanguageModel;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Requests an editor cannot apply on stories260K are refused, and a refused batch leaves the model as it was. */
 class EditRejectionTest {
@@ -27,27 +25,14 @@ class EditRejectionTest {
     /** "Lil" is cut inside "Lily", which the tokenizer reads as one piece: no token ends where the subject does. */
     private static final EditRequest CUT_SUBJECT = EditRequest.of("Lily likes to eat", "Lil", "soup", "cookies");
 
-    private static NDManager manager;
-    private static Map<Integer, FloatMatrix> c0;
-
-    @BeforeAll
-    static void start() {
-        manager = NDManager.newBaseManager(Device.cpu());
-        try (LanguageModel model = Stories.load()) {
-            c0 = Stories.secondMoments(model, manager);
-        }
-    }
-
-    @AfterAll
-    static void stop() {
-        manager.close();
-    }
+    @RegisterExtension
+    static final StoriesEditing stories = new StoriesEditing();
 
     @Test
     void checkNamesWhatTheEditorCannotReadAndApplyRefusesItBeforeAnythingChanges() {
-        try (NDManager scope = manager.newSubManager();
+        try (NDManager scope = stories.manager().newSubManager();
              LanguageModel model = Stories.load();
-             Editor editor = Editor.create("nse", model, Stories.HYPERPARAMETERS, c0, scope, 1)) {
+             Editor editor = Editor.create("nse", model, Stories.HYPERPARAMETERS, stories.c0(), scope, 1)) {
             assertEquals(Optional.empty(), editor.check(SUE_WAS_SAD));
             String tooLong = editor.check(TOO_LONG).orElseThrow();
             assertTrue(tooLong.contains("512"), tooLong);
@@ -73,9 +58,9 @@ class EditRejectionTest {
         EditHyperparameters absurd = new EditHyperparameters(h.description(), h.layers(), h.lambda(),
                 new EditHyperparameters.Target(t.steps(), 1e39, t.klFactor(), t.weightDecay(), t.clampNormFactor(), t.earlyStopNll()),
                 h.contextTemplates(), h.secondMoment(), h.nse(), h.alphaEdit(), h.prune());
-        try (NDManager scope = manager.newSubManager();
+        try (NDManager scope = stories.manager().newSubManager();
              LanguageModel model = Stories.load();
-             Editor editor = Editor.create("memit", model, absurd, c0, scope, 1)) {
+             Editor editor = Editor.create("memit", model, absurd, stories.c0(), scope, 1)) {
             String original = model.weightsSha256();
             EditRejectedException rejected = assertThrows(EditRejectedException.class, () -> editor.apply(List.of(SUE_WAS_SAD)));
             assertEquals(0, rejected.requestIndex());
@@ -89,11 +74,11 @@ class EditRejectionTest {
         // A damaged C0 (one NaN) for the second edit layer only: the first layer's update is applied, then the second's
         // comes out NaN, and the first must be undone bit for bit.
         int last = Stories.HYPERPARAMETERS.layers().get(Stories.HYPERPARAMETERS.layers().size() - 1);
-        float[] damaged = c0.get(last).data().clone();
+        float[] damaged = stories.c0().get(last).data().clone();
         damaged[damaged.length / 2] = Float.NaN;
-        Map<Integer, FloatMatrix> damagedC0 = new HashMap<>(c0);
-        damagedC0.put(last, new FloatMatrix(c0.get(last).rows(), c0.get(last).cols(), damaged));
-        try (NDManager scope = manager.newSubManager();
+        Map<Integer, FloatMatrix> damagedC0 = new HashMap<>(stories.c0());
+        damagedC0.put(last, new FloatMatrix(stories.c0().get(last).rows(), stories.c0().get(last).cols(), damaged));
+        try (NDManager scope = stories.manager().newSubManager();
              LanguageModel model = Stories.load();
              Editor editor = Editor.create("memit+prune", model, Stories.HYPERPARAMETERS, damagedC0, scope, 1)) {
             String original = model.weightsSha256();

@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import io.editstream.model.LanguageModel;
 import java.io.IOException;
@@ -19,9 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -42,21 +40,8 @@ class EditorRestoreTest {
             EditRequest.of("Lucy drew a big", "Lucy", "sun", "tree"));
     private static final long SEED = 3;
 
-    private static NDManager manager;
-    private static Map<Integer, FloatMatrix> c0;
-
-    @BeforeAll
-    static void start() {
-        manager = NDManager.newBaseManager(Device.cpu());
-        try (LanguageModel model = Stories.load()) {
-            c0 = Stories.secondMoments(model, manager);
-        }
-    }
-
-    @AfterAll
-    static void stop() {
-        manager.close();
-    }
+    @RegisterExtension
+    static final StoriesEditing stories = new StoriesEditing();
 
     /** What B ends with after the next batch, to compare with the editor that ran the history itself. */
     private record Continued(List<LowRankDelta> deltas, Map<Integer, FloatMatrix> weights) {
@@ -65,9 +50,9 @@ class EditorRestoreTest {
     @ParameterizedTest
     @ValueSource(strings = {"nse", "memit+prune", "nse+prune"})
     void restoredEditorContinuesBitForBitAndOneThatForgotTheHistoryDoesNot(String algorithm) throws IOException {
-        try (NDManager scope = manager.newSubManager();
+        try (NDManager scope = stories.manager().newSubManager();
              LanguageModel model = Stories.load();
-             Editor editor = Editor.create(algorithm, model, Stories.HYPERPARAMETERS, c0, scope, SEED)) {
+             Editor editor = Editor.create(algorithm, model, Stories.HYPERPARAMETERS, stories.c0(), scope, SEED)) {
             List<BatchState> states = new ArrayList<>();
             for (List<EditRequest> batch : HISTORY) {
                 byte[] stored = editor.apply(batch).state().encode();
@@ -92,10 +77,10 @@ class EditorRestoreTest {
 
     @Test
     void restoreIsRefusedOnceTheEditorAppliedOrRestoredAnything() {
-        try (NDManager scope = manager.newSubManager();
+        try (NDManager scope = stories.manager().newSubManager();
              LanguageModel model = Stories.load();
-             Editor restored = Editor.create("memit", model, Stories.HYPERPARAMETERS, c0, scope, SEED);
-             Editor applied = Editor.create("memit", model, Stories.HYPERPARAMETERS, c0, scope, SEED)) {
+             Editor restored = Editor.create("memit", model, Stories.HYPERPARAMETERS, stories.c0(), scope, SEED);
+             Editor applied = Editor.create("memit", model, Stories.HYPERPARAMETERS, stories.c0(), scope, SEED)) {
             BatchState state = applied.apply(HISTORY.get(0)).state();
             assertThrows(IllegalStateException.class, () -> applied.restore(List.of(state)));
             restored.restore(List.of(state));
@@ -105,7 +90,7 @@ class EditorRestoreTest {
 
     @Test
     void restoreRefusesTheStateOfAnotherKindOfEditor() {
-        int mlpDim = c0.get(1).rows();
+        int mlpDim = stories.c0().get(1).rows();
         SortedMap<Integer, List<FloatMatrix>> keys = new TreeMap<>();
         keys.put(1, List.of(FloatMatrix.zeros(mlpDim, 1)));
         keys.put(2, List.of(FloatMatrix.zeros(mlpDim, 1)));
@@ -113,10 +98,10 @@ class EditorRestoreTest {
         BatchState otherLayers = new BatchState(new TreeMap<>(Map.of(1, List.of(FloatMatrix.zeros(mlpDim, 1)))), new TreeMap<>());
         BatchState otherWidth = new BatchState(new TreeMap<>(Map.of(1, List.of(FloatMatrix.zeros(mlpDim + 1, 1)),
                 2, List.of(FloatMatrix.zeros(mlpDim + 1, 1)))), new TreeMap<>());
-        try (NDManager scope = manager.newSubManager();
+        try (NDManager scope = stories.manager().newSubManager();
              LanguageModel model = Stories.load();
-             Editor pruned = Editor.create("memit+prune", model, Stories.HYPERPARAMETERS, c0, scope, SEED);
-             Editor plain = Editor.create("memit", model, Stories.HYPERPARAMETERS, c0, scope, SEED)) {
+             Editor pruned = Editor.create("memit+prune", model, Stories.HYPERPARAMETERS, stories.c0(), scope, SEED);
+             Editor plain = Editor.create("memit", model, Stories.HYPERPARAMETERS, stories.c0(), scope, SEED)) {
             assertThrows(IllegalArgumentException.class, () -> pruned.restore(List.of(withoutPrune)));
             assertThrows(IllegalArgumentException.class, () -> plain.restore(List.of(otherLayers)));
             assertThrows(IllegalArgumentException.class, () -> plain.restore(List.of(withoutPrune, otherWidth)));
@@ -172,7 +157,7 @@ class EditorRestoreTest {
     private static Continued nextBatchOnPublishedWeights(String algorithm, List<BatchState> history,
                                                          Map<Integer, FloatMatrix> published, NDManager scope) {
         try (LanguageModel model = Stories.load();
-             Editor editor = Editor.create(algorithm, model, Stories.HYPERPARAMETERS, c0, scope, SEED)) {
+             Editor editor = Editor.create(algorithm, model, Stories.HYPERPARAMETERS, stories.c0(), scope, SEED)) {
             editor.restore(history);
             try (NDManager load = scope.newSubManager()) {
                 published.forEach((layer, weight) -> model.setMlpOutputWeight(layer, weight.toNDArray(load)));

@@ -1,22 +1,19 @@
 package io.editstream.edit;
 
-import io.editstream.tensor.FloatMatrix;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import io.editstream.model.LanguageModel;
 import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -32,32 +29,19 @@ class EditorSetupTest {
                     EditRequest.of("Tom likes to play with his", "Tom", "dog", "toys")),
             List.of(EditRequest.of("Ben went to the", "Ben", "store", "park")));
 
-    private static NDManager manager;
-    private static Map<Integer, FloatMatrix> c0;
-
-    @BeforeAll
-    static void start() {
-        manager = NDManager.newBaseManager(Device.cpu());
-        try (LanguageModel model = Stories.load()) {
-            c0 = Stories.secondMoments(model, manager);
-        }
-    }
-
-    @AfterAll
-    static void stop() {
-        manager.close();
-    }
+    @RegisterExtension
+    static final StoriesEditing stories = new StoriesEditing();
 
     @ParameterizedTest
     @ValueSource(strings = {"memit", "nse+prune", "alphaedit"})
     void anEditorFromTheStoredSetupEditsBitForBitAsOneThatComputedIt(String algorithm) throws IOException {
-        try (NDManager scope = manager.newSubManager()) {
-            EditorSetup computed = EditorSetup.compute(algorithm, Stories.HYPERPARAMETERS, c0, scope);
+        try (NDManager scope = stories.manager().newSubManager()) {
+            EditorSetup computed = EditorSetup.compute(algorithm, Stories.HYPERPARAMETERS, stories.c0(), scope);
             Map<Integer, byte[]> layers = new LinkedHashMap<>();
             for (int layer : Stories.HYPERPARAMETERS.layers()) {
                 layers.put(layer, computed.encodeLayer(layer));
             }
-            EditorSetup stored = EditorSetup.decode(c0.values().iterator().next().rows(), layers);
+            EditorSetup stored = EditorSetup.decode(stories.c0().values().iterator().next().rows(), layers);
             for (int layer : Stories.HYPERPARAMETERS.layers()) {
                 assertArrayEquals(computed.inverses().get(layer), stored.inverses().get(layer));
                 assertArrayEquals(layers.get(layer), stored.encodeLayer(layer), "encoding again gives the same bytes");
@@ -66,8 +50,8 @@ class EditorSetupTest {
 
             try (LanguageModel first = Stories.load();
                  LanguageModel second = Stories.load();
-                 Editor computing = Editor.create(algorithm, first, Stories.HYPERPARAMETERS, c0, scope, 1);
-                 Editor fromStore = Editor.create(algorithm, second, Stories.HYPERPARAMETERS, c0, stored, scope, 1)) {
+                 Editor computing = Editor.create(algorithm, first, Stories.HYPERPARAMETERS, stories.c0(), scope, 1);
+                 Editor fromStore = Editor.create(algorithm, second, Stories.HYPERPARAMETERS, stories.c0(), stored, scope, 1)) {
                 for (List<EditRequest> batch : BATCHES) {
                     assertEquals(computing.apply(batch).deltas(), fromStore.apply(batch).deltas());
                 }
@@ -77,15 +61,15 @@ class EditorSetupTest {
 
     @Test
     void aSetupForAnotherAlgorithmLayerOrFormatIsRefused() throws IOException {
-        try (NDManager scope = manager.newSubManager();
+        try (NDManager scope = stories.manager().newSubManager();
              LanguageModel model = Stories.load()) {
-            EditorSetup memit = EditorSetup.compute("memit", Stories.HYPERPARAMETERS, c0, scope);
+            EditorSetup memit = EditorSetup.compute("memit", Stories.HYPERPARAMETERS, stories.c0(), scope);
             IllegalArgumentException wrongAlgorithm = assertThrows(IllegalArgumentException.class,
-                    () -> Editor.create("alphaedit", model, Stories.HYPERPARAMETERS, c0, memit, scope, 1));
+                    () -> Editor.create("alphaedit", model, Stories.HYPERPARAMETERS, stories.c0(), memit, scope, 1));
             assertTrue(wrongAlgorithm.getMessage().contains("does not fit ALPHAEDIT"), wrongAlgorithm.getMessage());
 
             int layer = Stories.HYPERPARAMETERS.layers().get(0);
-            int dim = c0.get(layer).rows();
+            int dim = stories.c0().get(layer).rows();
             byte[] encoded = memit.encodeLayer(layer);
             IOException otherLayer = assertThrows(IOException.class, () -> EditorSetup.decode(dim, Map.of(layer + 1, encoded)));
             assertTrue(otherLayer.getMessage().contains("expected format"), otherLayer.getMessage());

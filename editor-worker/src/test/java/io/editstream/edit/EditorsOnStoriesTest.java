@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import io.editstream.eval.ContinuationScorer;
 import io.editstream.eval.Locality;
@@ -18,9 +17,8 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -33,26 +31,13 @@ class EditorsOnStoriesTest {
     private static final List<String> UNRELATED =
             List.of("Once upon a time", "The cat sat on the", "The sun was", "The bird", "It was a", "The little boy");
 
-    private static NDManager manager;
-    private static Map<Integer, FloatMatrix> c0;
-
-    @BeforeAll
-    static void start() {
-        manager = NDManager.newBaseManager(Device.cpu());
-        try (LanguageModel model = Stories.load()) {
-            c0 = Stories.secondMoments(model, manager);
-        }
-    }
-
-    @AfterAll
-    static void stop() {
-        manager.close();
-    }
+    @RegisterExtension
+    static final StoriesEditing stories = new StoriesEditing();
 
     @ParameterizedTest
     @ValueSource(strings = {"memit", "nse", "alphaedit", "nse+prune", "memit+prune"})
     void oneEditMakesTheTargetTopOneKeepsUnrelatedPromptsAndReturnsExactFactors(String algorithm) {
-        try (LanguageModel model = Stories.load(); NDManager scope = manager.newSubManager()) {
+        try (LanguageModel model = Stories.load(); NDManager scope = stories.manager().newSubManager()) {
             ContinuationScorer scorer = new ContinuationScorer(model, scope);
             ContinuationScorer.Query query = new ContinuationScorer.Query(SUE_WAS_SAD.filledPrompt(), SUE_WAS_SAD.targetNew());
             assertTrue(scorer.score(query).accuracy() < 1, "the unedited model does not already say it");
@@ -60,7 +45,7 @@ class EditorsOnStoriesTest {
             Map<Integer, FloatMatrix> before = mlpWeights(model, scope);
 
             Editor.EditResult result;
-            try (Editor editor = Editor.create(algorithm, model, Stories.HYPERPARAMETERS, c0, scope, 1)) {
+            try (Editor editor = Editor.create(algorithm, model, Stories.HYPERPARAMETERS, stories.c0(), scope, 1)) {
                 result = editor.apply(List.of(SUE_WAS_SAD));
             }
 
@@ -98,8 +83,8 @@ class EditorsOnStoriesTest {
         String[] hashes = new String[2];
         List<List<LowRankDelta>> deltas = new ArrayList<>();
         for (int run = 0; run < 2; run++) {
-            try (LanguageModel model = Stories.load(); NDManager scope = manager.newSubManager();
-                 Editor editor = Editor.create("nse+prune", model, Stories.HYPERPARAMETERS, c0, scope, 7)) {
+            try (LanguageModel model = Stories.load(); NDManager scope = stories.manager().newSubManager();
+                 Editor editor = Editor.create("nse+prune", model, Stories.HYPERPARAMETERS, stories.c0(), scope, 7)) {
                 String original = model.weightsSha256();
                 List<LowRankDelta> all = new ArrayList<>(editor.apply(List.of(LILY_EATS_SOUP)).deltas());
                 int arraysAfterFirst = scope.getManagedArrays().size();
@@ -123,8 +108,8 @@ class EditorsOnStoriesTest {
             EditHyperparameters.Nse nse = Stories.HYPERPARAMETERS.nse();
             EditHyperparameters settings = withNse(new EditHyperparameters.Nse(nse.lambda(), nse.neuronFraction(),
                     nse.residualLower(), nse.residualUpper(), nse.maxPasses(), source));
-            try (LanguageModel model = Stories.load(); NDManager scope = manager.newSubManager();
-                 Editor editor = Editor.create("nse", model, settings, c0, scope, 1)) {
+            try (LanguageModel model = Stories.load(); NDManager scope = stories.manager().newSubManager();
+                 Editor editor = Editor.create("nse", model, settings, stories.c0(), scope, 1)) {
                 first.put(source, editor.apply(List.of(LILY_EATS_SOUP)).deltas());
                 second.put(source, editor.apply(List.of(SUE_WAS_SAD)).deltas());
                 ContinuationScorer scorer = new ContinuationScorer(model, scope);
@@ -132,7 +117,7 @@ class EditorsOnStoriesTest {
                         source + " writes the second edit");
             }
         }
-        try (NDManager scope = manager.newSubManager()) {
+        try (NDManager scope = stories.manager().newSubManager()) {
             for (EditHyperparameters.NseTargets source : EditHyperparameters.NseTargets.values()) {
                 for (int i = 0; i < first.get(source).size(); i++) {
                     float[] paper = FloatMatrix.of(first.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS).get(i).dense(scope)).data();

@@ -1,23 +1,19 @@
 package io.editstream.edit;
 
-import io.editstream.tensor.FloatMatrix;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import io.editstream.model.LanguageModel;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** NSE's targets computed on a copy of the base, on another thread, edit bit for bit as those computed on the caller's. */
 class TargetPreparerTest {
@@ -27,31 +23,18 @@ class TargetPreparerTest {
             EditRequest.of("Lily likes to eat", "Lily", "soup", "cookies"),
             EditRequest.of("Tom likes to play with his", "Tom", "dog", "toys"));
 
-    private static NDManager manager;
-    private static Map<Integer, FloatMatrix> c0;
-
-    @BeforeAll
-    static void start() {
-        manager = NDManager.newBaseManager(Device.cpu());
-        try (LanguageModel model = Stories.load()) {
-            c0 = Stories.secondMoments(model, manager);
-        }
-    }
-
-    @AfterAll
-    static void stop() {
-        manager.close();
-    }
+    @RegisterExtension
+    static final StoriesEditing stories = new StoriesEditing();
 
     @Test
     void targetsFromAnotherThreadEditBitForBitAsTheCallersOwn() throws Exception {
         ExecutorService thread = Executors.newSingleThreadExecutor();
-        try (NDManager scope = manager.newSubManager();
+        try (NDManager scope = stories.manager().newSubManager();
              LanguageModel first = Stories.load();
              LanguageModel second = Stories.load();
              LanguageModel base = Stories.load();
-             Editor here = Editor.create("nse+prune", first, Stories.HYPERPARAMETERS, c0, scope, 1);
-             Editor there = Editor.create("nse+prune", second, Stories.HYPERPARAMETERS, c0, scope, 1)) {
+             Editor here = Editor.create("nse+prune", first, Stories.HYPERPARAMETERS, stories.c0(), scope, 1);
+             Editor there = Editor.create("nse+prune", second, Stories.HYPERPARAMETERS, stories.c0(), scope, 1)) {
             assertTrue(here.preparesTargetsFromBase());
             TargetPreparer preparer = there.targetPreparer(base).orElseThrow();
             Future<TargetPreparer.PreparedTargets> ahead = thread.submit(() -> {
@@ -71,9 +54,9 @@ class TargetPreparerTest {
 
     @Test
     void editorsWhoseTargetsFollowTheEditsOfferNoPreparer() {
-        try (NDManager scope = manager.newSubManager();
+        try (NDManager scope = stories.manager().newSubManager();
              LanguageModel model = Stories.load();
-             Editor memit = Editor.create("memit", model, Stories.HYPERPARAMETERS, c0, scope, 1)) {
+             Editor memit = Editor.create("memit", model, Stories.HYPERPARAMETERS, stories.c0(), scope, 1)) {
             assertFalse(memit.preparesTargetsFromBase());
             assertTrue(memit.targetPreparer(model).isEmpty());
         }
