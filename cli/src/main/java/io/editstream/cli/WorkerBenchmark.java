@@ -57,6 +57,8 @@ import org.slf4j.LoggerFactory;
  * store. Every phase edits its own model id, so each starts from the base and sequence 1 on the same broker and store.
  */
 final class WorkerBenchmark {
+    /** Whole prepare groups the prefetch-on phases compute ahead. */
+    private static final int PREFETCH_AHEAD = 2;
     private static final Logger log = LoggerFactory.getLogger(WorkerBenchmark.class);
     private static final Duration POLL = Duration.ofMillis(20);
     private static final Duration PROGRESS_EVERY = Duration.ofSeconds(10);
@@ -280,8 +282,9 @@ final class WorkerBenchmark {
             WorkerSettings.ModelSettings m = options.settings();
             WorkerSettings.ModelSettings model = new WorkerSettings.ModelSettings(m.path(), m.editor(), m.hyperparameters(),
                     m.device(), m.c0(), m.heldOut(), m.localityPrompts(), m.seed(), prepareGroup,
-                    // prefetch off: groups of one, each computed when its batch comes
-                    prepareGroup > 1 ? WorkerSettings.DEFAULT_PREPARE_AHEAD : 0, m.evaluation());
+                    // prefetch on: two whole groups computed ahead on the worker's second thread; off: groups of one,
+                    // each computed when its batch comes
+                    prepareGroup > 1 ? PREFETCH_AHEAD : 0, m.evaluation());
             WorkerSettings settings = new WorkerSettings(group, transactionalIdPrefix, options.prepareWaitMs(), SNAPSHOT_EVERY, 0,
                     Map.of(modelId, model));
             return EditorWorker.start(bootstrap, serdes, store, settings, List.of(modelId));

@@ -44,6 +44,8 @@ final class WorkerStack implements BeforeAllCallback, AfterAllCallback {
     /** A small prepare group, so that 20 edits in batches of 1 make several groups and a restart lands inside one. */
     static final int GROUP_SIZE = 8;
     static final long SEED = 1;
+    /** Targets computed ahead on the worker's second thread: the tests check its bits do not depend on timing. */
+    static final int PREPARE_AHEAD = 2;
 
     private EmbeddedStack stack;
     private SerdeSettings serdes;
@@ -80,7 +82,7 @@ final class WorkerStack implements BeforeAllCallback, AfterAllCallback {
                 shared.resolve("models/stories260K").toString(), "nse+prune", "llama2c-stories", "cpu",
                 new WorkerSettings.C0(WorkerSettings.SAMPLED_STORIES, 0),
                 shared.resolve("models/stories260K/greedy-reference.txt").toString(),
-                SampledCorpus.STORY_OPENINGS, SEED, GROUP_SIZE, null, new EvaluationSettings(4, 64, 4, 4));
+                SampledCorpus.STORY_OPENINGS, SEED, GROUP_SIZE, PREPARE_AHEAD, new EvaluationSettings(4, 64, 4, 4));
         return new WorkerSettings(groupId, "it-worker", prepareWaitMs, 5, 0,
                 modelIds.stream().collect(java.util.stream.Collectors.toMap(id -> id, id -> stories)));
     }
@@ -99,7 +101,7 @@ final class WorkerStack implements BeforeAllCallback, AfterAllCallback {
         Path heldOut = write(texts.resolve("held-out.txt"), train.subList(1500, 1600));
         WorkerSettings.ModelSettings testbed = new WorkerSettings.ModelSettings(CommittedTestbed.path().toString(), "nse+prune",
                 "testbed-quick", "cpu", new WorkerSettings.C0(c0.toString(), 4096), heldOut.toString(),
-                train.subList(1600, 1608).stream().map(CounterFactRecord::prompt).toList(), SEED, GROUP_SIZE, null,
+                train.subList(1600, 1608).stream().map(CounterFactRecord::prompt).toList(), SEED, GROUP_SIZE, PREPARE_AHEAD,
                 new EvaluationSettings(4, 128, 4, 4));
         return new WorkerSettings(groupId, "it-worker", prepareWaitMs, 10, 0,
                 modelIds.stream().collect(java.util.stream.Collectors.toMap(id -> id, id -> testbed)));
