@@ -138,13 +138,12 @@ public record EditorSetup(int dim, SortedMap<Integer, double[]> inverses, Sorted
     public static EditorSetup decode(int dim, Collection<Integer> layers, LayerBlobs blobs) throws IOException {
         SortedMap<Integer, double[]> inverses = new TreeMap<>();
         SortedMap<Integer, double[]> projectors = new TreeMap<>();
-        for (int number : layers) {
-            Map.Entry<Integer, byte[]> layer = Map.entry(number, blobs.read(number));
-            String source = "editor setup of layer " + layer.getKey();
-            byte[] bytes = layer.getValue();
+        for (int layer : layers) {
+            String source = "editor setup of layer " + layer;
+            byte[] bytes = blobs.read(layer);
             Map<String, String> metadata = Safetensors.metadata(bytes, source);
-            if (!FORMAT.equals(metadata.get("format")) || !Integer.toString(layer.getKey()).equals(metadata.get("layer"))) {
-                throw new IOException(source + ": metadata " + metadata + ", expected format '" + FORMAT + "' and layer " + layer.getKey());
+            if (!FORMAT.equals(metadata.get("format")) || !Integer.toString(layer).equals(metadata.get("layer"))) {
+                throw new IOException(source + ": metadata " + metadata + ", expected format '" + FORMAT + "' and layer " + layer);
             }
             int dataStart = Math.toIntExact(8 + Safetensors.headerLength(ByteBuffer.wrap(bytes, 0, 8), bytes.length, source));
             byte[] json = Arrays.copyOfRange(bytes, 8, dataStart);
@@ -159,12 +158,12 @@ public record EditorSetup(int dim, SortedMap<Integer, double[]> inverses, Sorted
                 ByteBuffer.wrap(bytes, Math.toIntExact(dataStart + entry.begin()), values.length * 8).slice()
                         .order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(values);
                 switch (entry.name()) {
-                    case INVERSE -> inverses.put(layer.getKey(), values);
-                    case PROJECTOR -> projectors.put(layer.getKey(), values);
+                    case INVERSE -> inverses.put(layer, values);
+                    case PROJECTOR -> projectors.put(layer, values);
                     default -> throw new IOException(source + ": unexpected tensor " + entry.name());
                 }
             }
-            if (!inverses.containsKey(layer.getKey())) {
+            if (!inverses.containsKey(layer)) {
                 throw new IOException(source + ": no inverse");
             }
         }
