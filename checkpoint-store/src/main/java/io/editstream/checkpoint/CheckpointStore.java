@@ -8,12 +8,16 @@ import io.editstream.tensor.FloatMatrix;
 import io.editstream.tensor.Safetensors;
 import io.editstream.tensor.Sha256;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -89,6 +93,36 @@ public final class CheckpointStore implements AutoCloseable {
             throw new CorruptCheckpointException(context + ": blob " + sha + " is corrupt (its bytes hash to " + actual + ")");
         }
         return bytes;
+    }
+
+    /**
+     * As {@link #blob}, read in pieces into memory outside the Java heap (little-endian, position 0): a model-width
+     * float64 matrix is 800 MB, and arrays that size fragment the heap until an allocation fails with memory free.
+     */
+    public ByteBuffer blobOffHeap(String sha, String context) throws IOException {
+        try (ObjectStore.Reading reading = objects.open(StoreKeys.blob(sha)).orElseThrow(
+                () -> new CorruptCheckpointException(context + ": blob " + sha + " is missing from the store"))) {
+            if (reading.length() > Integer.MAX_VALUE) {
+                throw new IOException(context + ": blob " + sha + " has " + reading.length() + " bytes, more than one buffer holds");
+            }
+            ByteBuffer bytes = ByteBuffer.allocateDirect((int) reading.length()).order(ByteOrder.LITTLE_ENDIAN);
+            MessageDigest digest = Sha256.digest();
+            byte[] piece = new byte[1 << 20];
+            for (int read; (read = reading.content().read(piece)) > 0; ) {
+                if (read > bytes.remaining()) {
+                    throw new CorruptCheckpointException(context + ": blob " + sha + " is longer than the " + reading.length()
+                            + " bytes the store lists");
+                }
+                bytes.put(piece, 0, read);
+                digest.update(piece, 0, read);
+            }
+            String actual = HexFormat.of().formatHex(digest.digest());
+            if (bytes.hasRemaining() || !actual.equals(sha)) {
+                throw new CorruptCheckpointException(context + ": blob " + sha + " is corrupt (its " + bytes.position()
+                        + " bytes hash to " + actual + ")");
+            }
+            return bytes.flip();
+        }
     }
 
     /** A blob's tensors, checked against its address. */

@@ -138,19 +138,34 @@ public final class Safetensors {
 
     /** The string pairs under {@code __metadata__} of a whole file (empty when it has none). */
     public static Map<String, String> metadata(byte[] bytes, String source) throws IOException {
-        if (bytes.length < 8) {
-            throw new IOException(source + ": truncated safetensors (" + bytes.length + " bytes)");
+        return layout(ByteBuffer.wrap(bytes), source).metadata();
+    }
+
+    /**
+     * What a file's header says: its {@code __metadata__} pairs, its tensors, and where their data starts.
+     *
+     * @param dataStart the offset of the first data byte, to which every entry's offsets are relative
+     */
+    public record Layout(Map<String, String> metadata, Map<String, Entry> entries, int dataStart) {
+    }
+
+    /** Reads the header of a whole file held in {@code bytes} (from its position 0, which it leaves alone). */
+    public static Layout layout(ByteBuffer bytes, String source) throws IOException {
+        if (bytes.limit() < 8) {
+            throw new IOException(source + ": truncated safetensors (" + bytes.limit() + " bytes)");
         }
-        int length = Math.toIntExact(headerLength(ByteBuffer.wrap(bytes, 0, 8), bytes.length, source));
+        int length = Math.toIntExact(headerLength(bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN), bytes.limit(), source));
+        byte[] json = new byte[length];
+        bytes.get(8, json);
         JsonNode meta;
         try {
-            meta = JSON.readTree(bytes, 8, length).path("__metadata__");
+            meta = JSON.readTree(json).path("__metadata__");
         } catch (IOException e) {
             throw new IOException(source + ": corrupt safetensors header (not JSON): " + e.getMessage(), e);
         }
         Map<String, String> pairs = new LinkedHashMap<>();
         meta.properties().forEach(entry -> pairs.put(entry.getKey(), entry.getValue().asText()));
-        return pairs;
+        return new Layout(pairs, parseHeader(json, bytes.limit() - 8L - length, source), 8 + length);
     }
 
     /** Decodes a whole file of 2-D float32 tensors, by name in header order. */

@@ -177,6 +177,24 @@ abstract class CheckpointStoreContract {
     }
 
     @Test
+    void aBlobReadOutsideTheHeapIsItsBytesAndAFlippedOrMissingOneIsRefused() throws IOException {
+        byte[] bytes = new byte[(3 << 20) + 17];
+        new java.util.Random(5).nextBytes(bytes);
+        String blob = store.putBlob(bytes);
+        java.nio.ByteBuffer read = store.blobOffHeap(blob, "the test");
+        assertTrue(read.isDirect());
+        assertEquals(java.nio.ByteBuffer.wrap(bytes), read, "read in pieces of a megabyte, the bytes are the blob's");
+
+        bytes[bytes.length - 3] ^= 0x01;
+        store.objects().put(StoreKeys.blob(blob), bytes);
+        CorruptCheckpointException flipped = assertThrows(CorruptCheckpointException.class, () -> store.blobOffHeap(blob, "the test"));
+        assertTrue(flipped.getMessage().contains("the test: blob " + blob + " is corrupt"), flipped.getMessage());
+        store.objects().delete(StoreKeys.blob(blob));
+        CorruptCheckpointException missing = assertThrows(CorruptCheckpointException.class, () -> store.blobOffHeap(blob, "the test"));
+        assertTrue(missing.getMessage().contains(blob + " is missing"), missing.getMessage());
+    }
+
+    @Test
     void aFlippedByteInABlobIsRefusedNamingTheBlobVersionAndTensor() throws IOException {
         appendVersions(store.head(MODEL), 3);
         String blob = store.manifest(MODEL, 2).orElseThrow().deltas().get(LAYER1).blob();

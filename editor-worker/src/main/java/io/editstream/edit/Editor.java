@@ -126,29 +126,34 @@ public interface Editor extends AutoCloseable {
      */
     static Editor create(String name, LanguageModel model, EditHyperparameters hyperparameters,
                          Map<Integer, FloatMatrix> c0, NDManager parent, long seed) {
-        checkLayers(model, hyperparameters, c0);
-        return create(name, model, hyperparameters, c0, EditorSetup.compute(name, hyperparameters, c0, parent), parent, seed);
+        checkLayers(model, hyperparameters);
+        for (int layer : hyperparameters.layers()) {
+            if (!c0.containsKey(layer)) {
+                throw new IllegalArgumentException("no C0 given for edit layer " + layer);
+            }
+        }
+        return create(name, model, hyperparameters, EditorSetup.compute(name, hyperparameters, c0, parent), parent, seed);
     }
 
-    /** As {@link #create(String, LanguageModel, EditHyperparameters, Map, NDManager, long)}, from a setup computed before. */
-    static Editor create(String name, LanguageModel model, EditHyperparameters hyperparameters,
-                         Map<Integer, FloatMatrix> c0, EditorSetup setup, NDManager parent, long seed) {
-        checkLayers(model, hyperparameters, c0);
+    /**
+     * As {@link #create(String, LanguageModel, EditHyperparameters, Map, NDManager, long)}, from a setup computed before
+     * (which holds all the editor needs of C0).
+     */
+    static Editor create(String name, LanguageModel model, EditHyperparameters hyperparameters, EditorSetup setup,
+                         NDManager parent, long seed) {
+        checkLayers(model, hyperparameters);
         String normalized = name.strip().toLowerCase(Locale.ROOT);
         return new SequentialEditor(normalized, SequentialEditor.algorithm(normalized), normalized.endsWith("+prune"), model,
-                hyperparameters, c0, setup, parent, seed);
+                hyperparameters, setup, parent, seed);
     }
 
-    private static void checkLayers(LanguageModel model, EditHyperparameters hyperparameters, Map<Integer, FloatMatrix> c0) {
+    private static void checkLayers(LanguageModel model, EditHyperparameters hyperparameters) {
         for (int layer : hyperparameters.layers()) {
             if (layer < 0 || layer >= model.config().layers()) {
                 throw new IllegalArgumentException("edit layer " + layer + " is outside the model's 0.." + (model.config().layers() - 1));
             }
             if (!model.config().hasMlp(layer)) {
                 throw new IllegalArgumentException("edit layer " + layer + " has no MLP");
-            }
-            if (!c0.containsKey(layer)) {
-                throw new IllegalArgumentException("no C0 given for edit layer " + layer);
             }
         }
     }

@@ -63,7 +63,7 @@ final class SequentialEditor implements Editor {
     private boolean used;
 
     SequentialEditor(String name, Algorithm algorithm, boolean prune, LanguageModel model, EditHyperparameters hyperparameters,
-                     Map<Integer, FloatMatrix> c0, EditorSetup setup, NDManager parent, long seed) {
+                     EditorSetup setup, NDManager parent, long seed) {
         this.name = name;
         this.algorithm = algorithm;
         this.model = model;
@@ -82,12 +82,10 @@ final class SequentialEditor implements Editor {
                 }
                 // only NSE's solve on a neuron subset smaller than the rest reads M itself, λ C0 before the first edit
                 boolean subsets = algorithm == Algorithm.NSE && hyperparameters.nse().neuronFraction() < 1;
-                NDArray system = subsets
-                        ? c0.get(layer).toNDArray(state).mul(hyperparameters.nse().lambda()).toType(DataType.FLOAT64, false)
-                        : null;
-                kept.put(layer, RunningInverse.fromInverse(setup.inverse(layer, state), system, state));
+                EditorSetup.Layer matrices = setup.read(layer, algorithm, subsets, state);
+                kept.put(layer, RunningInverse.fromInverse(matrices.inverse(), matrices.system(), state));
                 if (algorithm == Algorithm.ALPHAEDIT) {
-                    projectors.put(layer, setup.projector(layer, state));
+                    projectors.put(layer, matrices.projector());
                 }
             }
             this.rule = switch (algorithm) {

@@ -33,7 +33,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One model id as the worker runs it: the model, its C0, the evaluator built on its base weights, the editor, and the
+ * One model id as the worker runs it: the model, its C0's blob, the evaluator built on its base weights, the editor, and the
  * version it stands at. {@link #restore} brings it to a committed version without optimising a single target again.
  */
 final class ModelRuntime implements AutoCloseable {
@@ -48,7 +48,8 @@ final class ModelRuntime implements AutoCloseable {
     private final NDManager manager;
     private final EditHyperparameters hyperparameters;
     private final Manifest.EditorInfo editorInfo;
-    private final StoredSecondMoments.Stored c0;
+    /** The blob of the C0 the chain edits with; read only when an editor setup must be computed. */
+    private final String c0Blob;
     private final EditEvaluator evaluator;
     /** Every request the chain applied, oldest first: where retention samples come from. */
     private final List<io.editstream.edit.EditRequest> applied = new ArrayList<>();
@@ -80,7 +81,7 @@ final class ModelRuntime implements AutoCloseable {
                 hyperparameters.layers());
         ModelCheckpoints.registerBase(store, modelId, model, settings.path(), hyperparameters.layerArray());
         int samples = settings.c0().samples() > 0 ? settings.c0().samples() : hyperparameters.secondMoment().samples();
-        this.c0 = StoredSecondMoments.loadOrCompute(store, modelId, model, manager, hyperparameters.layerArray(), samples,
+        this.c0Blob = StoredSecondMoments.locateOrCompute(store, modelId, model, manager, hyperparameters.layerArray(), samples,
                 () -> ModelTexts.c0Corpus(settings.c0().corpus(), model, manager));
         // the evaluator measures drift against the model as it is now: the base
         this.evaluator = new EditEvaluator(model, settings.evaluation(), ModelTexts.heldOut(settings.heldOut(), model, manager),
@@ -122,8 +123,8 @@ final class ModelRuntime implements AutoCloseable {
         int[] layers = hyperparameters.layerArray();
         ModelCheckpoints.load(model, store.head(modelId), layers);
         EditorSetup setup = StoredEditorSetup.loadOrCompute(store, modelId, settings.editor(), hyperparameters,
-                editorInfo.hyperparametersSha256(), c0, manager);
-        editor = Editor.create(settings.editor(), model, hyperparameters, c0.c0(), setup, manager, settings.seed());
+                editorInfo.hyperparametersSha256(), c0Blob, model.config().mlpDim(), manager);
+        editor = Editor.create(settings.editor(), model, hyperparameters, setup, manager, settings.seed());
         startPreparing();
         if (committed.isEmpty()) {
             head = store.head(modelId);

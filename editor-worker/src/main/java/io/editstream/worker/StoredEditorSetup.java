@@ -27,11 +27,14 @@ final class StoredEditorSetup {
     private StoredEditorSetup() {
     }
 
+    /**
+     * The setup of {@code editor} for the C0 in {@code c0Blob}: read from the store layer by layer as the editor takes
+     * them, or computed (reading C0) and stored.
+     */
     static EditorSetup loadOrCompute(CheckpointStore store, String modelId, String editor, EditHyperparameters hyperparameters,
-                                     String hyperparametersSha, StoredSecondMoments.Stored c0, NDManager manager) throws IOException {
-        String key = Sha256.of((c0.blob() + "|" + editor.strip().toLowerCase(Locale.ROOT).replace("+prune", "") + "|"
+                                     String hyperparametersSha, String c0Blob, int dim, NDManager manager) throws IOException {
+        String key = Sha256.of((c0Blob + "|" + editor.strip().toLowerCase(Locale.ROOT).replace("+prune", "") + "|"
                 + hyperparametersSha + "|" + EditorSetup.FORMAT).getBytes(StandardCharsets.UTF_8));
-        int dim = c0.c0().values().iterator().next().rows();
         Map<Integer, String> blobs = new LinkedHashMap<>();
         for (int layer : hyperparameters.layers()) {
             Optional<String> blob = store.derived(name(key, layer));
@@ -41,23 +44,20 @@ final class StoredEditorSetup {
             }
             blobs.put(layer, blob.get());
         }
-        if (blobs != null) {
-            long started = System.nanoTime();
-            Map<Integer, String> stored = blobs;
-            EditorSetup setup = EditorSetup.decode(dim, stored.keySet(),
-                    layer -> store.blob(stored.get(layer), "model " + modelId + " editor setup of layer " + layer));
-            log.info("model {}: editor setup of layers {} read from the store in {} ms", modelId, stored.keySet(),
-                    (System.nanoTime() - started) / 1_000_000);
-            return setup;
+        if (blobs == null) {
+            Map<Integer, FloatMatrix> c0 = StoredSecondMoments.read(store, modelId, c0Blob, hyperparameters.layerArray());
+            EditorSetup computed = EditorSetup.compute(editor, hyperparameters, c0, manager);
+            blobs = new LinkedHashMap<>();
+            for (int layer : hyperparameters.layers()) {
+                String blob = store.putBlob(computed.encodeLayer(layer));
+                store.putDerived(name(key, layer), blob);
+                blobs.put(layer, blob);
+            }
+            log.info("model {}: editor setup of layers {} computed and stored", modelId, hyperparameters.layers());
         }
-        Map<Integer, FloatMatrix> moments = c0.c0();
-        EditorSetup setup = EditorSetup.compute(editor, hyperparameters, moments, manager);
-        for (int layer : hyperparameters.layers()) {
-            String blob = store.putBlob(setup.encodeLayer(layer));
-            store.putDerived(name(key, layer), blob);
-        }
-        log.info("model {}: editor setup of layers {} computed and stored", modelId, hyperparameters.layers());
-        return setup;
+        Map<Integer, String> stored = blobs;
+        return EditorSetup.of(dim, stored.keySet(),
+                layer -> store.blobOffHeap(stored.get(layer), "model " + modelId + " editor setup of layer " + layer));
     }
 
     private static String name(String key, int layer) {

@@ -33,40 +33,39 @@ final class StoredSecondMoments {
     private StoredSecondMoments() {
     }
 
-    /** C0 per edit layer with the blob it is stored in. */
-    record Stored(String blob, Map<Integer, FloatMatrix> c0) {
-    }
-
-    /** C0 per edit layer: the model's own, or one derived for the same base and settings, or computed and stored. */
-    static Stored loadOrCompute(CheckpointStore store, String modelId, LanguageModel model, NDManager manager, int[] layers,
-                                int samples, Supplier<String> corpus) throws IOException {
+    /**
+     * The blob holding C0 per edit layer: the model's own, or one derived for the same base and settings, or computed
+     * and stored. It is not read here: a worker needs C0 only to compute an editor setup the store lacks.
+     */
+    static String locateOrCompute(CheckpointStore store, String modelId, LanguageModel model, NDManager manager, int[] layers,
+                                  int samples, Supplier<String> corpus) throws IOException {
         Optional<String> pinned = store.ref(modelId, REF);
         if (pinned.isPresent()) {
-            log.info("model {}: C0 read from the store (blob {}, the model's own)", modelId, pinned.get());
-            return new Stored(pinned.get(), read(store, modelId, pinned.get(), layers));
+            log.info("model {}: C0 in the store (blob {}, the model's own)", modelId, pinned.get());
+            return pinned.get();
         }
         String text = corpus.get();
         String name = "c0-" + SecondMomentStats.key(model.weightsSha256(), layers,
                 Sha256.of(text.getBytes(StandardCharsets.UTF_8)), samples, WINDOW);
         Optional<String> derived = store.derived(name);
-        Stored stored;
+        String blob;
         if (derived.isPresent()) {
-            log.info("model {}: C0 read from the store (blob {}, computed before for this base and corpus)", modelId, derived.get());
-            stored = new Stored(derived.get(), read(store, modelId, derived.get(), layers));
+            log.info("model {}: C0 in the store (blob {}, computed before for this base and corpus)", modelId, derived.get());
+            blob = derived.get();
         } else {
             Map<Integer, FloatMatrix> c0 = SecondMomentStats.compute(manager, model, layers, text, samples, WINDOW);
             SortedMap<String, FloatMatrix> tensors = new TreeMap<>();
             c0.forEach((layer, matrix) -> tensors.put(name(layer), matrix));
-            String blob = store.putTensors(tensors);
+            blob = store.putTensors(tensors);
             store.putDerived(name, blob);
             log.info("model {}: C0 of layers {} computed and stored (blob {})", modelId, c0.keySet(), blob);
-            stored = new Stored(blob, c0);
         }
-        store.putRef(modelId, REF, stored.blob());
-        return stored;
+        store.putRef(modelId, REF, blob);
+        return blob;
     }
 
-    private static Map<Integer, FloatMatrix> read(CheckpointStore store, String modelId, String blob, int[] layers) throws IOException {
+    /** C0 per edit layer from its blob; a layer the blob lacks is an error saying why. */
+    static Map<Integer, FloatMatrix> read(CheckpointStore store, String modelId, String blob, int[] layers) throws IOException {
         Map<String, FloatMatrix> tensors = store.tensors(blob, "model " + modelId + " C0");
         Map<Integer, FloatMatrix> c0 = new LinkedHashMap<>();
         for (int layer : layers) {

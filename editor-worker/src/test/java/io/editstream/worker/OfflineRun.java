@@ -39,12 +39,7 @@ final class OfflineRun {
                                               List<EditBatch> batches, Path dir) throws IOException {
         EditHyperparameters hyperparameters = EditHyperparameters.load(settings.hyperparameters());
         int[] layers = hyperparameters.layerArray();
-        Map<Integer, FloatMatrix> c0 = new LinkedHashMap<>();
         String c0Blob = workerStore.ref(modelId, StoredSecondMoments.REF).orElseThrow();
-        Map<String, FloatMatrix> stored = workerStore.tensors(c0Blob, "C0");
-        for (int layer : layers) {
-            c0.put(layer, stored.get("layer." + layer));
-        }
         List<io.editstream.events.EditRequest> all = batches.stream().flatMap(batch -> batch.getEdits().stream()).toList();
         try (CheckpointStore store = WorkerStack.openStore(dir);
              LanguageModel model = ModelLoader.load(Path.of(settings.path()), Device.cpu());
@@ -52,9 +47,9 @@ final class OfflineRun {
              NDManager manager = NDManager.newBaseManager(Device.cpu());
              // the setup as the worker stored it (what EditorSetupTest shows equal to computing it): inverting the
              // testbed's systems again would take minutes
-             Editor editor = Editor.create(settings.editor(), model, hyperparameters, c0,
+             Editor editor = Editor.create(settings.editor(), model, hyperparameters,
                      StoredEditorSetup.loadOrCompute(workerStore, modelId, settings.editor(), hyperparameters,
-                             ModelRuntime.hyperparametersSha256(hyperparameters), new StoredSecondMoments.Stored(c0Blob, c0), manager),
+                             ModelRuntime.hyperparametersSha256(hyperparameters), c0Blob, model.config().mlpDim(), manager),
                      manager, settings.seed())) {
             ModelCheckpoints.registerBase(store, modelId, model, settings.path(), layers);
             ModelHead head = store.head(modelId);

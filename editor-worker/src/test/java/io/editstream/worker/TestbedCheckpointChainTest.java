@@ -59,16 +59,16 @@ class TestbedCheckpointChainTest {
              NDManager manager = NDManager.newBaseManager(Device.cpu());
              CheckpointStore shared = WorkerStack.testbedStore();
              CheckpointStore store = new CheckpointStore(new FileSystemObjectStore(dir.resolve("store")), 10)) {
-            StoredSecondMoments.Stored c0 = StoredSecondMoments.loadOrCompute(shared, MODEL, model, manager, layers,
+            String c0 = StoredSecondMoments.locateOrCompute(shared, MODEL, model, manager, layers,
                     settings.c0().samples(), () -> read(Path.of(settings.c0().corpus())));
             var setup = StoredEditorSetup.loadOrCompute(shared, MODEL, "nse", hyperparameters,
-                    ModelRuntime.hyperparametersSha256(hyperparameters), c0, manager);
+                    ModelRuntime.hyperparametersSha256(hyperparameters), c0, model.config().mlpDim(), manager);
             ModelCheckpoints.registerBase(store, MODEL, model, CommittedTestbed.path().toString(), layers);
             ModelHead head = store.head(MODEL);
             Manifest.EditorInfo editorInfo = new Manifest.EditorInfo("nse", "0".repeat(64), null);
 
             List<SortedMap<String, FloatMatrix>> held = new ArrayList<>();
-            try (Editor editor = Editor.create("nse", model, hyperparameters, c0.c0(), setup, manager, 1)) {
+            try (Editor editor = Editor.create("nse", model, hyperparameters, setup, manager, 1)) {
                 for (int v = 1; v <= VERSIONS; v++) {
                     SortedMap<String, TensorChange> changes = new TreeMap<>();
                     if (v == REBASE_AT) {

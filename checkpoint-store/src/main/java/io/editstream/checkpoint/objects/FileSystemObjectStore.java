@@ -1,6 +1,7 @@
 package io.editstream.checkpoint.objects;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileVisitResult;
@@ -72,6 +73,22 @@ public final class FileSystemObjectStore implements ObjectStore {
     public Optional<byte[]> get(String key) throws IOException {
         try {
             return Optional.of(Files.readAllBytes(resolve(key)));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public Optional<Reading> open(String key) throws IOException {
+        Path path = resolve(key);
+        try {
+            InputStream content = Files.newInputStream(path);
+            try {
+                return Optional.of(new Reading(Files.size(path), content));
+            } catch (IOException | RuntimeException e) {
+                content.close();
+                throw e;
+            }
         } catch (NoSuchFileException e) {
             return Optional.empty();
         }

@@ -1,6 +1,8 @@
 package io.editstream.checkpoint.objects;
 
+import java.io.Closeable;
 import java.io.IOException;
+import java.io.InputStream;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -34,6 +36,20 @@ public interface ObjectStore extends AutoCloseable {
 
     /** The object's bytes, or empty when there is none. */
     Optional<byte[]> get(String key) throws IOException;
+
+    /**
+     * The object as a stream with its length, or empty when there is none: for objects too large to hold in one array
+     * (a model-width float64 matrix is 800 MB). The caller closes it.
+     */
+    Optional<Reading> open(String key) throws IOException;
+
+    /** An object being read: its length in bytes and its content. */
+    record Reading(long length, InputStream content) implements Closeable {
+        @Override
+        public void close() throws IOException {
+            content.close();
+        }
+    }
 
     /** Every object whose key starts with {@code prefix} (a whole segment path ending in '/'), in key order. */
     List<StoredObject> list(String prefix) throws IOException;

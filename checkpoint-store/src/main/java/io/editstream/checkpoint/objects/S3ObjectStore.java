@@ -19,12 +19,14 @@ import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
+import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.http.apache5.Apache5HttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.PutObjectRequest;
@@ -199,6 +201,18 @@ public final class S3ObjectStore implements ObjectStore {
             return Optional.empty();
         } catch (SdkException e) {
             // a missing bucket is also a 404, and must not read as a missing object
+            throw failure("GET", key, e);
+        }
+    }
+
+    @Override
+    public Optional<Reading> open(String key) throws IOException {
+        try {
+            ResponseInputStream<GetObjectResponse> content = s3.getObject(b -> b.bucket(location.bucket()).key(objectKey(key)));
+            return Optional.of(new Reading(content.response().contentLength(), content));
+        } catch (NoSuchKeyException e) {
+            return Optional.empty();
+        } catch (SdkException e) {
             throw failure("GET", key, e);
         }
     }
