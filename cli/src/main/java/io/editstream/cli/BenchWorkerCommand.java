@@ -117,6 +117,15 @@ final class BenchWorkerCommand implements Callable<Integer> {
                     + "setup are computed once per store: with --work, a later run on the same base reads them back.")
     Integer c0Samples;
 
+    @Option(names = "--restore-edits", paramLabel = "N",
+            description = "Edits of the chain a fresh worker then restores (default: --edits, the prefetch-off phase's chain; "
+                    + "more runs a phase of its own).")
+    Integer restoreEdits;
+
+    private int restoreEdits() {
+        return restoreEdits != null ? restoreEdits : edits;
+    }
+
     @Option(names = "--warmup", defaultValue = "8", paramLabel = "N",
             description = "Edits of an unmeasured first phase, so that no measured phase pays for a cold JVM "
                     + "(default: ${DEFAULT-VALUE}; 0: none).")
@@ -152,20 +161,20 @@ final class BenchWorkerCommand implements Callable<Integer> {
                 Path path = SharedData.file("models/stories260K/stories260K.bin").getParent();
                 settings = settings(path, or(hyperparameters, "llama2c-stories"), WorkerSettings.SAMPLED_STORIES, c0Samples != null ? c0Samples : 2000,
                         WorkerSettings.SAMPLED_STORIES, STORY_LOCALITY);
-                corrections = storyCorrections(Math.max(edits, warmup));
+                corrections = storyCorrections(Math.max(Math.max(edits, warmup), restoreEdits()));
             } else if (testbed) {
                 settings = testbedSettings(dir);
-                corrections = counterFactCorrections(Math.max(edits, warmup));
+                corrections = counterFactCorrections(Math.max(Math.max(edits, warmup), restoreEdits()));
             } else {
                 Path wikitext = SharedData.file("data/wikitext/wiki.test.raw");
                 settings = settings(Path.of(model), hyperparameters, wikitext.toString(), c0Samples != null ? c0Samples : 0, wikitext.toString(),
                         List.of("The capital of France is", "The weather today is", "My favourite food is"));
-                corrections = counterFactCorrections(Math.max(edits, warmup));
+                corrections = counterFactCorrections(Math.max(Math.max(edits, warmup), restoreEdits()));
             }
             List<Integer> latencyBatches = batch != null ? List.of(batch) : List.of(1, 10);
             var options = new WorkerBenchmark.Options(model, settings, corrections, edits, latencyBatches, batch != null ? batch : 1,
                     prefetchGroup, Duration.ofMillis(graceMs), Duration.ofMillis(lingerMs), prepareWaitMs, warmup,
-                    Duration.ofSeconds(timeoutSeconds), dir);
+                    restoreEdits(), Duration.ofSeconds(timeoutSeconds), dir);
             WorkerBenchmark.Result result;
             try {
                 result = WorkerBenchmark.run(options);
@@ -264,7 +273,11 @@ final class BenchWorkerCommand implements Callable<Integer> {
         return given != null ? given : otherwise;
     }
 
-    private static void deleteRecursively(Path dir) {
+    /** Deletes a directory tree, if there is one; what cannot be deleted is logged. */
+    static void deleteRecursively(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
         try (Stream<Path> paths = Files.walk(dir)) {
             for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);

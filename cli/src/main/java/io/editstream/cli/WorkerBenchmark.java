@@ -64,7 +64,6 @@ final class WorkerBenchmark {
     private static final Duration PROGRESS_EVERY = Duration.ofSeconds(10);
     private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(30);
     private static final int SNAPSHOT_EVERY = 10;
-    /** The worker's C0 reference (StoredSecondMoments.REF, package-private there). */
 
     /**
      * @param model           what the table calls the model
@@ -75,15 +74,18 @@ final class WorkerBenchmark {
      * @param prefetchGroup   the prepare group size of the prefetch-on phase
      * @param prepareWaitMs   how long the worker waits for the rest of a prepare group
      * @param warmupEdits     edits of an unmeasured first phase (0: none)
+     * @param restoreEdits    edits of the chain a fresh worker restores: the prefetch-off phase's when equal to
+     *                        {@code edits}, else a phase of their own with the same settings
      */
     record Options(String model, WorkerSettings.ModelSettings settings, List<CorrectionEvent> corrections, int edits,
                    List<Integer> latencyBatches, int throughputBatch, int prefetchGroup, Duration grace, Duration linger,
-                   long prepareWaitMs, int warmupEdits, Duration timeout, Path work) {
+                   long prepareWaitMs, int warmupEdits, int restoreEdits, Duration timeout, Path work) {
         Options {
             corrections = List.copyOf(corrections);
             latencyBatches = List.copyOf(latencyBatches);
-            if (corrections.size() < Math.max(edits, warmupEdits)) {
-                throw new IllegalArgumentException("only " + corrections.size() + " corrections for " + edits + " edits");
+            int most = Math.max(Math.max(edits, warmupEdits), restoreEdits);
+            if (corrections.size() < most) {
+                throw new IllegalArgumentException("only " + corrections.size() + " corrections for " + most + " edits");
             }
         }
     }
@@ -144,9 +146,12 @@ final class WorkerBenchmark {
                 session.run("warmup", options.throughputBatch(), options.prefetchGroup(), options.warmupEdits(), options.warmupEdits());
             }
             Run on = session.run("prefetch", options.throughputBatch(), options.prefetchGroup(), options.edits());
-            Restore restore = session.restore(on);
-            StateBytes bytes = stateBytes(store, on.modelId(), options.edits());
             Run off = session.run("no-prefetch", options.throughputBatch(), 1, options.edits());
+            // the chain restored is one the worker made with its default settings: groups of one, nothing computed ahead
+            Run chain = options.restoreEdits() == options.edits() ? off
+                    : session.run("restore-chain", options.throughputBatch(), 1, options.restoreEdits(), options.restoreEdits());
+            Restore restore = session.restore(chain);
+            StateBytes bytes = stateBytes(store, chain.modelId(), chain.sent().size());
             List<Latency> latency = new ArrayList<>();
             for (int batch : options.latencyBatches()) {
                 // each batch its own prepare group: a lone batch must not wait prepareWaitMs for a group that never fills
@@ -266,12 +271,13 @@ final class WorkerBenchmark {
             long started = System.nanoTime();
             try (EditorWorker worker = startWorker(run.modelId(), group, group, options.prefetchGroup())) {
                 long startReturned = System.nanoTime();
-                awaitApplied(worker, run.modelId(), options.edits(), deadline);
+                int edits = run.sent().size();
+                awaitApplied(worker, run.modelId(), edits, deadline);
                 long restored = System.nanoTime();
                 double editsSeconds = run.seconds();
-                Restore restore = new Restore(options.edits(), (startReturned - started) / 1e9, (restored - started) / 1e9,
+                Restore restore = new Restore(edits, (startReturned - started) / 1e9, (restored - started) / 1e9,
                         editsSeconds, (restored - started) / 1e9 / editsSeconds);
-                log.info("restore: a fresh worker reached sequence {} in {} s", options.edits(),
+                log.info("restore: a fresh worker reached sequence {} in {} s", edits,
                         String.format(Locale.ROOT, "%.2f", restore.restoreSeconds()));
                 return restore;
             }

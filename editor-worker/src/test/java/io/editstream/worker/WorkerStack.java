@@ -1,5 +1,7 @@
 package io.editstream.worker;
 
+import static org.junit.jupiter.api.Assertions.fail;
+
 import io.editstream.checkpoint.CheckpointStore;
 import io.editstream.checkpoint.objects.ObjectStores;
 import io.editstream.edit.SampledCorpus;
@@ -155,7 +157,10 @@ final class WorkerStack implements BeforeAllCallback, AfterAllCallback {
         }
     }
 
-    /** Reads a topic from the start with read_committed until {@code done} holds (or the timeout), then half a second more. */
+    /**
+     * Reads a topic from the start with read_committed until {@code done} holds, then half a second more (so a duplicate
+     * behind the last expected record is seen); fails the test naming the topic when the timeout passes first.
+     */
     <T extends SpecificRecord> List<T> readUntil(String topic, Class<T> type, Predicate<List<T>> done, Duration timeout) {
         Properties properties = new Properties();
         properties.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap());
@@ -176,6 +181,10 @@ final class WorkerStack implements BeforeAllCallback, AfterAllCallback {
                 if (settleUntil == Long.MAX_VALUE && done.test(values)) {
                     settleUntil = System.nanoTime() + Duration.ofMillis(500).toNanos();
                 }
+            }
+            if (settleUntil == Long.MAX_VALUE) {
+                fail("waited " + timeout.toSeconds() + " s for " + topic + " to reach what the test expects; " + values.size()
+                        + " records read");
             }
         }
         return values;

@@ -36,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
  * with an EDIT evaluation per correction; the final weights are bit for bit those of the same editor run offline on
  * the batches the topology cut.
  */
-class TestbedPipelineIT {
+class EndToEndTestbedIT {
 
     // new model ids in every run: the store is the build's shared testbed store, which keeps what earlier runs wrote
     private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
