@@ -22,6 +22,10 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -70,6 +74,16 @@ public final class EditorWorker implements AutoCloseable {
     private final Map<String, String> stopped = new ConcurrentHashMap<>();
     private final Map<String, Long> applied = new ConcurrentHashMap<>();
     private final KafkaConsumer<String, EditBatch> consumer;
+    /**
+     * Restores models after an assignment while the consumer thread keeps polling their paused partitions: replaying a
+     * long chain takes minutes, longer than a rebalance callback may block before the group drops the member.
+     */
+    private final ExecutorService restorer = Executors.newSingleThreadExecutor(runnable -> new Thread(() -> {
+        JniUtils.setGradMode(false);
+        runnable.run();
+    }, "editstream-restore"));
+    /** The restore in progress, its partitions paused until it is done; null when none is. */
+    private Future<?> restoring;
     private final Thread thread;
     private final CountDownLatch finished = new CountDownLatch(1);
     private volatile boolean running = true;
@@ -150,6 +164,12 @@ public final class EditorWorker implements AutoCloseable {
                         queue.add(record);
                     }
                 }
+                if (restoring != null) {
+                    if (!restoring.isDone()) {
+                        continue;
+                    }
+                    finishRestore();
+                }
                 for (TopicPartition partition : List.copyOf(queues.keySet())) {
                     if (!running) {
                         break;
@@ -165,6 +185,8 @@ public final class EditorWorker implements AutoCloseable {
             log.error("editor worker failed", e);
         } finally {
             try {
+                awaitRestore();
+                restorer.shutdown();
                 closeQuietly(consumer);
                 publishers.values().forEach(EditorWorker::closeQuietly);
                 publishers.clear();
@@ -377,6 +399,51 @@ public final class EditorWorker implements AutoCloseable {
         }
     }
 
+    /** Resumes the partitions a finished restore held paused; a restore that failed as a whole ends the worker. */
+    private void finishRestore() throws ExecutionException, InterruptedException {
+        try {
+            restoring.get();
+        } finally {
+            restoring = null;
+        }
+        // a partition given up meanwhile stays paused
+        consumer.resume(consumer.paused().stream().filter(queues::containsKey).toList());
+    }
+
+    /** Waits for a restore still running: the models it works on must not be used, or closed, under it. */
+    private void awaitRestore() {
+        if (restoring == null) {
+            return;
+        }
+        try {
+            restoring.get();
+        } catch (ExecutionException e) {
+            log.error("restoring the models failed", e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Brings every model whose committed version is not the one it holds to that version; a model that cannot be restored stops. */
+    private void restoreModels(Collection<TopicPartition> partitions) {
+        Map<String, CheckpointPublished> committed = CommittedCheckpoints.read(bootstrapServers, serdes);
+        for (ModelRuntime runtime : runtimes.values()) {
+            Optional<CheckpointPublished> version = CommittedCheckpoints.of(committed, runtime.modelId());
+            long committedVersion = version.map(CheckpointPublished::getVersion).orElse(0L);
+            if (runtime.restored() && runtime.head().version() == committedVersion) {
+                continue;
+            }
+            try {
+                runtime.restore(version);
+                applied.put(runtime.modelId(), runtime.lastApplied());
+            } catch (IOException | RuntimeException e) {
+                log.error("model {}: cannot restore version {}", runtime.modelId(), committedVersion, e);
+                stop(runtime, "cannot restore version " + committedVersion + ": " + e);
+            }
+        }
+        log.info("assigned {}; models at sequences {}", partitions, applied);
+    }
+
     /** Partitions come and go with the group: a new owner fences the old one first, then restores what it committed. */
     private final class Assignment implements ConsumerRebalanceListener {
 
@@ -390,22 +457,10 @@ public final class EditorWorker implements AutoCloseable {
                 publishers.put(partition, new PartitionPublisher(bootstrapServers, serdes, settings.transactionalIdPrefix(), partition));
                 queues.put(partition, new ArrayDeque<>());
             }
-            Map<String, CheckpointPublished> committed = CommittedCheckpoints.read(bootstrapServers, serdes);
-            for (ModelRuntime runtime : runtimes.values()) {
-                Optional<CheckpointPublished> version = CommittedCheckpoints.of(committed, runtime.modelId());
-                long committedVersion = version.map(CheckpointPublished::getVersion).orElse(0L);
-                if (runtime.restored() && runtime.head().version() == committedVersion) {
-                    continue;
-                }
-                try {
-                    runtime.restore(version);
-                    applied.put(runtime.modelId(), runtime.lastApplied());
-                } catch (IOException | RuntimeException e) {
-                    log.error("model {}: cannot restore version {}", runtime.modelId(), committedVersion, e);
-                    stop(runtime, "cannot restore version " + committedVersion + ": " + e);
-                }
-            }
-            log.info("assigned {}; models at sequences {}", partitions, applied);
+            // one restore at a time: a second assignment during the first waits for it, then restores what is still behind
+            awaitRestore();
+            consumer.pause(partitions);
+            restoring = restorer.submit(() -> restoreModels(partitions));
         }
 
         @Override

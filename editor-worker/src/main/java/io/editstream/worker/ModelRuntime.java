@@ -19,6 +19,7 @@ import io.editstream.tensor.Safetensors;
 import io.editstream.tensor.Sha256;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -40,6 +41,7 @@ final class ModelRuntime implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(ModelRuntime.class);
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration PROGRESS_EVERY = Duration.ofSeconds(10);
 
     private final String modelId;
     private final WorkerSettings.ModelSettings settings;
@@ -136,7 +138,9 @@ final class ModelRuntime implements AutoCloseable {
                 throw new IllegalStateException("model " + modelId + " version " + version.getVersion() + ": the store's tensor hashes "
                         + head.manifest().orElseThrow().tensorSha256() + " are not the committed " + version.getTensorHashes());
             }
-            editor.restore(history(version.getVersion()));
+            List<BatchState> states = history(version.getVersion());
+            log.info("model {}: replaying the editor state of {} versions", modelId, states.size());
+            editor.restore(states);
             ModelCheckpoints.load(model, head, layers);
             lastApplied = version.getLastSequence();
         }
@@ -197,7 +201,12 @@ final class ModelRuntime implements AutoCloseable {
     /** The editor states of versions 1..version, in order; versions that applied nothing (all skipped) have none. */
     private List<BatchState> history(long version) throws IOException {
         List<BatchState> states = new ArrayList<>();
+        long lastProgress = System.nanoTime();
         for (long v = 1; v <= version; v++) {
+            if (System.nanoTime() - lastProgress > PROGRESS_EVERY.toNanos()) {
+                log.info("model {}: read the editor state of versions 1..{} of {}", modelId, v - 1, version);
+                lastProgress = System.nanoTime();
+            }
             long current = v;
             Manifest manifest = store.manifest(modelId, v).orElseThrow(
                     () -> new IllegalStateException("model " + modelId + " has no version " + current + " in the store"));
