@@ -151,6 +151,12 @@ public final class SecondMomentStats {
         }
     }
 
+    /** How many keys {@link #compute} takes from this corpus with these settings (fewer than asked when it is short). */
+    public static long keyCount(LanguageModel model, String corpus, int samples, int window) {
+        int width = Math.min(window, model.config().maxSeqLen());
+        return Math.min(samples, windows(model, corpus, width, samples).stream().mapToLong(w -> w.length).sum());
+    }
+
     /**
      * Σ k kᵀ of one layer's keys. Keys wait (float32) until {@value #KEYS_PER_PRODUCT} have gathered; their product then
      * goes into a float32 sum, one GEMM per stripe of {@value #STRIPES}; every {@value #PRODUCTS_PER_FOLD} products the
