@@ -136,7 +136,7 @@ public interface Editor extends AutoCloseable {
         checkLayers(model, hyperparameters, c0);
         String normalized = name.strip().toLowerCase(Locale.ROOT);
         return new SequentialEditor(normalized, SequentialEditor.algorithm(normalized), normalized.endsWith("+prune"), model,
-                hyperparameters, c0, setup, parent, seed);
+                hyperparameters, c0, setup, parent, seed, SequentialEditor.PRUNE_TOTALS_EVERY);
     }
 
     private static void checkLayers(LanguageModel model, EditHyperparameters hyperparameters, Map<Integer, FloatMatrix> c0) {

@@ -45,6 +45,14 @@ final class SequentialEditor implements Editor {
     private final UpdateRule rule;
     private final Map<Integer, FloatMatrix> originalWeights = new LinkedHashMap<>();
     private final PruneRestraint restraint;
+    /**
+     * With PRUNE, every this many batches a batch's state carries the restraint's totals, so a restore replays at most
+     * this many changes through the restraint whatever the chain's length.
+     */
+    static final int PRUNE_TOTALS_EVERY = 32;
+    private final int pruneTotalsEvery;
+    /** Batches applied or restored so far. */
+    private int appliedBatches;
     private final List<String> contextPrefixes;
     /**
      * NSE's targets computed ahead by {@link #prepare}, taken (and removed) when their request is applied. They come
@@ -63,7 +71,11 @@ final class SequentialEditor implements Editor {
     private boolean used;
 
     SequentialEditor(String name, Algorithm algorithm, boolean prune, LanguageModel model, EditHyperparameters hyperparameters,
-                     Map<Integer, FloatMatrix> c0, EditorSetup setup, NDManager parent, long seed) {
+                     Map<Integer, FloatMatrix> c0, EditorSetup setup, NDManager parent, long seed, int pruneTotalsEvery) {
+        if (pruneTotalsEvery < 1) {
+            throw new IllegalArgumentException("PRUNE totals every batch at most, got every " + pruneTotalsEvery);
+        }
+        this.pruneTotalsEvery = pruneTotalsEvery;
         this.name = name;
         this.algorithm = algorithm;
         this.model = model;
@@ -212,7 +224,7 @@ final class SequentialEditor implements Editor {
 
         // Layer by layer, each update is measured on the weights the ones before it left, so a rejection can come after
         // changes: the weights go back to a copy, the remembered keys are rolled back, PRUNE returns to its earlier state.
-        Map<Integer, LowRankDelta> restrainedBefore = restraint == null ? Map.of() : restraint.applied();
+        Map<Integer, PruneRestraint.Totals> restrainedBefore = restraint == null ? Map.of() : restraint.totals();
         try (NDManager before = state.newSubManager()) {
             Map<Integer, NDArray> weightsBefore = new LinkedHashMap<>();
             for (int layer : hyperparameters.layers()) {
@@ -221,6 +233,7 @@ final class SequentialEditor implements Editor {
             try {
                 EditResult result = update(batch, targets, started, targetsDone);
                 rule.commit();
+                appliedBatches++;
                 return result;
             } catch (RuntimeException e) {
                 weightsBefore.forEach(model::setMlpOutputWeight);
@@ -304,7 +317,12 @@ final class SequentialEditor implements Editor {
                 restrained, (targetsDone - started) / 1e9, keyNanos / 1e9, (updateDone - targetsDone - keyNanos) / 1e9,
                 (done - updateDone) / 1e9);
         log.debug("{}: {}", name, stats);
-        return new EditResult(deltas, stats, new BatchState(remembered, pruneChanges));
+        // appliedBatches counts this batch only once it goes through: the totals go with every pruneTotalsEvery-th
+        SortedMap<Integer, PruneRestraint.Totals> totals = new TreeMap<>();
+        if (restraint != null && (appliedBatches + 1) % pruneTotalsEvery == 0) {
+            totals.putAll(restraint.totals());
+        }
+        return new EditResult(deltas, stats, new BatchState(remembered, pruneChanges, totals));
     }
 
     /**
@@ -528,14 +546,24 @@ final class SequentialEditor implements Editor {
             validate(history.get(i), i);
         }
         used = true;
-        for (BatchState batch : history) {
+        int lastTotals = -1;
+        for (int i = 0; i < history.size(); i++) {
+            if (!history.get(i).pruneTotals().isEmpty()) {
+                lastTotals = i;
+            }
+        }
+        for (int i = 0; i < history.size(); i++) {
+            BatchState batch = history.get(i);
             batch.keys().forEach((layer, blocks) -> blocks.forEach(block -> remember(layer, block)));
             rule.commit();
-            if (restraint != null) {
+            if (restraint != null && i == lastTotals) {
+                restraint.resetTo(batch.pruneTotals());
+            } else if (restraint != null && i > lastTotals) {
                 // the correction it returns is already in the published weights the caller loads
                 batch.pruneChanges().values().forEach(restraint::afterEdit);
             }
         }
+        appliedBatches = history.size();
         log.info("{}: restored from {} batches", name, history.size());
     }
 
@@ -558,6 +586,10 @@ final class SequentialEditor implements Editor {
                 throw new IllegalArgumentException(which + ": keys of layer " + layer + " have " + block.rows() + " rows, the MLP has " + mlpDim);
             }
         }));
+        if (!batch.pruneTotals().isEmpty() && !batch.pruneTotals().keySet().equals(pruned)) {
+            throw new IllegalArgumentException(which + " holds PRUNE totals of layers " + batch.pruneTotals().keySet()
+                    + ", this editor expects them of " + pruned);
+        }
         batch.pruneChanges().values().forEach(change -> {
             if (change.a().rows() != dim || change.b().rows() != mlpDim) {
                 throw new IllegalArgumentException(which + ": PRUNE change of layer " + change.layer() + " is " + change.a().rows() + "x"
