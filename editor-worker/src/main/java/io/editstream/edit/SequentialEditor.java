@@ -9,7 +9,6 @@ import ai.djl.ndarray.types.Shape;
 import io.editstream.model.LanguageModel;
 import io.editstream.model.TextTokenizer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -60,13 +59,8 @@ final class SequentialEditor implements Editor {
      * together (see {@link Editor#prepare}).
      */
     private final Map<EditRequest, EditTargets.Target> prepared = new HashMap<>();
-    /** A target that reached an NLL of target_new below this is one the edit can write. */
-    private static final double REACHED_NLL = 1.0;
     /** Time the current batch spent computing keys and residuals (forward passes), part of its update time. */
     private long keyNanos;
-    /** Only logged, so a restored editor may start them again from zero. */
-    private int targetsFromCurrent;
-    private int targetsChosen;
     /** Whether a batch was applied or restored: {@link #restore} continues an editor only from its creation. */
     private boolean used;
 
@@ -254,12 +248,6 @@ final class SequentialEditor implements Editor {
         prepare(batch);
         List<EditTargets.Target> targets = batch.stream().map(prepared::get).toList();
         batch.forEach(prepared::remove);
-        if (hyperparameters.nse().targets() == EditHyperparameters.NseTargets.ORIGINAL_SHIFTED) {
-            return shiftedToCurrentWeights(batch, targets);
-        }
-        if (hyperparameters.nse().targets() == EditHyperparameters.NseTargets.SHORTER_RESIDUAL) {
-            return shorterResiduals(batch, targets);
-        }
         return targets;
     }
 
@@ -422,10 +410,6 @@ final class SequentialEditor implements Editor {
     }
 
     private List<EditTargets.Target> targets(List<EditRequest> batch) {
-        if (algorithm == Algorithm.NSE && hyperparameters.nse().targets() == EditHyperparameters.NseTargets.CURRENT_ANCHORED) {
-            return EditTargets.computeAnchored(state, model, batch, contextPrefixes, hyperparameters.targetLayer(), hyperparameters.target(),
-                    (scope, tokens, probe) -> onOriginalWeights(() -> model.forward(scope, tokens, probe)));
-        }
         return EditTargets.compute(state, model, batch, contextPrefixes, hyperparameters.targetLayer(), hyperparameters.target());
     }
 
@@ -456,66 +440,7 @@ final class SequentialEditor implements Editor {
     }
 
     private boolean targetsFromOriginalWeights() {
-        return algorithm == Algorithm.NSE && hyperparameters.nse().targets().optimisedOnOriginalWeights();
-    }
-
-    /** Each target's δ (optimised on θ0) moved onto h_L of the current weights. */
-    private List<EditTargets.Target> shiftedToCurrentWeights(List<EditRequest> batch, List<EditTargets.Target> targets) {
-        float[][] reached = currentResidualsAtSubject(batch);
-        List<EditTargets.Target> shifted = new ArrayList<>();
-        for (int j = 0; j < batch.size(); j++) {
-            shifted.add(targets.get(j).shiftedTo(reached[j]));
-        }
-        return shifted;
-    }
-
-    /** h_L at each request's subject on the current weights, in one read of the [n, dim] block, not one per request. */
-    private float[][] currentResidualsAtSubject(List<EditRequest> batch) {
-        try (NDManager scope = state.newSubManager()) {
-            float[] reached = EditKeys.residualAtSubject(scope, model, batch, hyperparameters.targetLayer()).transpose().toFloatArray();
-            int dim = reached.length / batch.size();
-            float[][] rows = new float[batch.size()][];
-            for (int j = 0; j < batch.size(); j++) {
-                rows[j] = Arrays.copyOfRange(reached, j * dim, (j + 1) * dim);
-            }
-            return rows;
-        }
-    }
-
-    /** Per request, θ0's target or the current weights' one, whichever asks the shorter write of those that reach. */
-    private List<EditTargets.Target> shorterResiduals(List<EditRequest> batch, List<EditTargets.Target> original) {
-        List<EditTargets.Target> current = targets(batch);
-        float[][] reached = currentResidualsAtSubject(batch);
-        List<EditTargets.Target> chosen = new ArrayList<>();
-        for (int j = 0; j < batch.size(); j++) {
-            EditTargets.Target a = original.get(j);
-            EditTargets.Target b = current.get(j);
-            double fromOriginal = distance(a.z(), reached[j]);
-            double fromCurrent = distance(b.z(), reached[j]);
-            boolean aReaches = a.finalNll() < REACHED_NLL;
-            boolean bReaches = b.finalNll() < REACHED_NLL;
-            boolean takeCurrent = aReaches == bReaches
-                    ? (aReaches ? fromCurrent < fromOriginal : b.finalNll() < a.finalNll())
-                    : bReaches;
-            chosen.add(takeCurrent ? b : a);
-            targetsFromCurrent += takeCurrent ? 1 : 0;
-            log.debug("{} '{}': residual {} (θ0, NLL {}) / {} (current, NLL {}) -> {}", name, batch.get(j).filledPrompt(),
-                    fromOriginal, a.finalNll(), fromCurrent, b.finalNll(), takeCurrent ? "current" : "θ0");
-        }
-        targetsChosen += batch.size();
-        if (targetsChosen / 100 != (targetsChosen - batch.size()) / 100) {
-            log.info("{}: {} of {} targets so far from the current weights", name, targetsFromCurrent, targetsChosen);
-        }
-        return chosen;
-    }
-
-    private static double distance(float[] a, float[] b) {
-        double sum = 0;
-        for (int i = 0; i < a.length; i++) {
-            double d = a[i] - b[i];
-            sum += d * d;
-        }
-        return Math.sqrt(sum);
+        return algorithm == Algorithm.NSE;
     }
 
     /** NSE: the requests whose residual ‖z − h_L‖ is still within the bounds worth another pass. */
