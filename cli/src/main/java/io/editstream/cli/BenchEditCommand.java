@@ -7,6 +7,10 @@ import io.editstream.edit.SampledCorpus;
 import io.editstream.eval.CounterFactReader;
 import io.editstream.eval.CounterFactRecord;
 import io.editstream.eval.EditBenchmark;
+import io.editstream.eval.SecondMomentSpeed;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.util.Locale;
 import io.editstream.model.LanguageModel;
 import io.editstream.model.ModelFamily;
 import io.editstream.train.Fact;
@@ -90,6 +94,13 @@ public final class BenchEditCommand implements Callable<Integer> {
                     + "collapse (default: only at the end).")
     int checkpointEvery;
 
+    @Option(names = "--c0-speed", description = "Only measure how fast C0 is computed (keys per second, against the float32 "
+            + "GEMM rate measured in the same run) with the hyperparameters' sample count or --c0-samples; no edits, no cache.")
+    boolean c0Speed;
+
+    @Option(names = "--c0-samples", paramLabel = "N", description = "With --c0-speed: keys to compute C0 from (default: the hyperparameters').")
+    Integer c0Samples;
+
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the editors' context prefixes (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -124,6 +135,9 @@ public final class BenchEditCommand implements Callable<Integer> {
                         : testbed ? testbedHeldOutText(testbedFacts, cases.subList(0, Math.min(edits, cases.size())))
                         : c0Text;
             }
+            if (c0Speed) {
+                return measureSecondMoments(manager, chosen, c0Text);
+            }
             EditBenchmark.Settings settings = new EditBenchmark.Settings(edits, batch, seed, chosen, c0Text, cacheDir, heldOutText, PERPLEXITY_TOKENS, checkpointEvery);
             List<EditBenchmark.Result> results = EditBenchmark.run(modelOptions::load, manager, algorithms, cases, settings);
             PrintWriter out = spec.commandLine().getOut();
@@ -139,6 +153,30 @@ public final class BenchEditCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandFailure(e.getMessage(), e);
         }
+    }
+
+    private int measureSecondMoments(NDManager manager, EditHyperparameters chosen, String c0Text) {
+        int samples = c0Samples != null ? c0Samples : chosen.secondMoment().samples();
+        SecondMomentSpeed speed;
+        try (LanguageModel model = modelOptions.load()) {
+            speed = SecondMomentSpeed.measure(manager, model, chosen.layerArray(), c0Text, samples, EditBenchmark.SECOND_MOMENT_WINDOW);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf(Locale.ROOT, "C0 of %d layers of %d neurons from %d keys: %.1f s (%.1f s CPU), %.1f keys/s; float32 GEMM %.1f GFLOP/s "
+                        + "(%.1f on CPU time): bound %.1f keys/s, %.2f of it (%.2f on CPU time); load %.2f -> %.2f%n",
+                speed.layers(), speed.mlpDim(), speed.keys(), speed.seconds(), speed.cpuSeconds(), speed.keysPerSecond(),
+                speed.gemmGflops(), speed.gemmCpuGflops(), speed.boundKeysPerSecond(), speed.fractionOfBound(),
+                speed.cpuFractionOfBound(), speed.loadBefore(), speed.loadAfter());
+        out.flush();
+        if (json != null) {
+            try {
+                Files.createDirectories(json.toAbsolutePath().getParent());
+                new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json.toFile(), speed);
+            } catch (IOException e) {
+                throw new CommandFailure("cannot write " + json + ": " + e.getMessage(), e);
+            }
+        }
+        return 0;
     }
 
     /** The testbed is a HuggingFace-layout directory named {@code testbed} (its card and config carry no model name). */

@@ -65,40 +65,8 @@ public record EditHyperparameters(
      * @param residualLower  a request is re-edited when ‖z − h_L‖ lies in [lower, upper] after a pass
      * @param residualUpper  above it, the edit is considered hopeless for another pass
      * @param maxPasses      at most this many passes
-     * @param targets        which weights the targets z come from (default: θ0, as in the paper)
      */
-    public record Nse(double lambda, double neuronFraction, double residualLower, double residualUpper, int maxPasses,
-                      NseTargets targets) {
-        public Nse {
-            targets = targets == null ? NseTargets.ORIGINAL_WEIGHTS : targets;
-        }
-    }
-
-    /** Where NSE's target residuals z come from. */
-    public enum NseTargets {
-        /** z optimised on θ0; the residual z − h_L on the current weights also undoes their drift at the subject (the paper). */
-        ORIGINAL_WEIGHTS,
-        /** δ optimised on θ0, added to h_L on the current weights: the drift at the subject stays. */
-        ORIGINAL_SHIFTED,
-        /** z optimised on the current weights, as MEMIT does. */
-        CURRENT_WEIGHTS,
-        /**
-         * δ optimised on the current weights with the subject's h_L put back to θ0's, z = h_L(θ0) + δ: the drift at
-         * the subject is undone, and the edit asks only for what the edited model still needs.
-         */
-        CURRENT_ANCHORED,
-        /**
-         * z optimised on θ0 and on the current weights, and per request the one whose residual z − h_L on the current
-         * weights is shorter, of those that reach an NLL below 1 (the lower NLL if neither does): the edit asks only
-         * for what the edited model still needs while its own targets are reachable, and falls back to θ0's once
-         * earlier edits have bent it.
-         */
-        SHORTER_RESIDUAL;
-
-        /** Whether δ is optimised on θ0, so (θ0's) targets can be computed ahead of the edits they belong to. */
-        public boolean optimisedOnOriginalWeights() {
-            return this == ORIGINAL_WEIGHTS || this == ORIGINAL_SHIFTED || this == SHORTER_RESIDUAL;
-        }
+    public record Nse(double lambda, double neuronFraction, double residualLower, double residualUpper, int maxPasses) {
     }
 
     /**

@@ -28,10 +28,7 @@ import org.slf4j.LoggerFactory;
  * reaches only its own rows, so its gradient, its Adam moments, its clamp and its early stop are those of optimising
  * it alone, while the small per-step passes that dominate the cost are shared. Requests that stopped leave the passes
  * (once half of a pass has), so a batch costs about what its requests' own steps cost, not its slowest one's.
- *
- * <p>Anchored at θ0 ({@link #computeAnchored}), the optimisation runs on the current weights with each subject's h_L put
- * back to θ0's, and z = h_L(θ0) + δ: the edit undoes the drift at its subject, as targets on θ0 do, but asks only for
- * what the edited model still needs; the KL term then keeps θ0's P(· | "{subject} is a").
+
  */
 final class EditTargets {
 
@@ -42,21 +39,6 @@ final class EditTargets {
 
     /** z of one request, the h_L it was optimised from (z − h = δ), and what the optimisation reached. */
     record Target(float[] z, float[] hidden, double initialNll, double finalNll, int steps) {
-
-        /** The same δ on top of another h_L. */
-        Target shiftedTo(float[] otherHidden) {
-            float[] moved = new float[z.length];
-            for (int i = 0; i < z.length; i++) {
-                moved[i] = otherHidden[i] + (z[i] - hidden[i]);
-            }
-            return new Target(moved, otherHidden, initialNll, finalNll, steps);
-        }
-    }
-
-    /** θ0's forward pass, for targets anchored at θ0. */
-    @FunctionalInterface
-    interface OriginalWeights {
-        ForwardResult forward(NDManager scope, TokenBatch batch, Probe probe);
     }
 
     private EditTargets() {
@@ -70,17 +52,6 @@ final class EditTargets {
     /** The targets of {@code requests}, in their order. */
     static List<Target> compute(NDManager manager, LanguageModel model, List<EditRequest> requests, List<String> contextPrefixes,
                                 int layer, EditHyperparameters.Target settings) {
-        return compute(manager, model, requests, contextPrefixes, layer, settings, null);
-    }
-
-    /** The targets of {@code requests} anchored at θ0, whose forward pass {@code original} runs. */
-    static List<Target> computeAnchored(NDManager manager, LanguageModel model, List<EditRequest> requests, List<String> contextPrefixes,
-                                        int layer, EditHyperparameters.Target settings, OriginalWeights original) {
-        return compute(manager, model, requests, contextPrefixes, layer, settings, original);
-    }
-
-    private static List<Target> compute(NDManager manager, LanguageModel model, List<EditRequest> requests, List<String> contextPrefixes,
-                                        int layer, EditHyperparameters.Target settings, OriginalWeights original) {
         int count = requests.size();
         int dim = model.config().dim();
         Optimisation state = new Optimisation(count, dim);
@@ -90,7 +61,7 @@ final class EditTargets {
         }
         // Requests that stopped leave the passes: once half of those in a pass are done, the rest go on in a smaller one
         while (state.step < settings.steps() && !active.isEmpty()) {
-            optimise(manager, model, requests, active, contextPrefixes, layer, settings, original, state);
+            optimise(manager, model, requests, active, contextPrefixes, layer, settings, state);
             active = active.stream().filter(r -> !state.done[r]).toList();
         }
         List<Target> targets = new ArrayList<>();
@@ -142,7 +113,7 @@ final class EditTargets {
      */
     private static void optimise(NDManager manager, LanguageModel model, List<EditRequest> requests, List<Integer> active,
                                  List<String> contextPrefixes, int layer, EditHyperparameters.Target settings,
-                                 OriginalWeights original, Optimisation state) {
+                                 Optimisation state) {
         TextTokenizer tokenizer = model.tokenizer();
         int count = active.size();
         // Rows per request: the prompt behind every context prefix, teacher-forced with the target minus its last
@@ -216,11 +187,6 @@ final class EditTargets {
             Probe logitsOnly = Probe.none().logitsAt(logitRows, logitPositions);
             ForwardResult initial = model.forward(scope, batch, logitsOnly.captureResidual(layer));
             NDArray lookupResidual = initial.residual(layer);
-            // anchored: every row's subject starts from θ0's h_L, and θ0's logits are the KL reference
-            ForwardResult reference = original == null ? initial : original.forward(scope, batch, logitsOnly.captureResidual(layer));
-            NDArray referenceResidual = reference.residual(layer);
-            NDArray anchor = original == null ? null
-                    : PromptTokens.atPositions(scope, referenceResidual, positions).sub(PromptTokens.atPositions(scope, lookupResidual, positions));
             int dim = model.config().dim();
             float[] maxNorm = new float[count];
             float[] decayWeight = new float[count];
@@ -229,7 +195,7 @@ final class EditTargets {
             float[] startSecond = new float[count * dim];
             for (int r = 0; r < count; r++) {
                 int request = active.get(r);
-                NDArray h = referenceResidual.get(new NDIndex(firstRow[r], positions[firstRow[r]]));
+                NDArray h = lookupResidual.get(new NDIndex(firstRow[r], positions[firstRow[r]]));
                 state.hidden[request] = h.toFloatArray();
                 state.hiddenNorm[request] = h.norm().getFloat();
                 maxNorm[r] = (float) (settings.clampNormFactor() * state.hiddenNorm[request]);
@@ -238,7 +204,7 @@ final class EditTargets {
                 System.arraycopy(state.firstMoment[request], 0, startFirst, r * dim, dim);
                 System.arraycopy(state.secondMoment[request], 0, startSecond, r * dim, dim);
             }
-            NDArray klInitial = reference.logits().get(klLogits).logSoftmax(-1);
+            NDArray klInitial = initial.logits().get(klLogits).logSoftmax(-1);
             NDArray klFactor = GraphConstants.scalar(scope, (float) settings.klFactor());
             NDArray decayWeights = GraphConstants.of(scope, decayWeight, new Shape(count));
 
@@ -254,7 +220,7 @@ final class EditTargets {
                 try (NDManager stepScope = scope.newSubManager();
                      GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                     // blocks up to the edit layer do not see δ (it is added after them): resume above them
-                    NDArray added = anchor == null ? spread.matMul(delta) : spread.matMul(delta).add(anchor);
+                    NDArray added = spread.matMul(delta);
                     Probe resumed = logitsOnly.resumeAfter(layer, lookupResidual).addToResidual(layer, added, positions);
                     NDArray logProbs = model.forward(stepScope, batch, resumed).logits().logSoftmax(-1);
                     NDArray picked = logProbs.get(predicted).gather(tokenIndex, 1);

@@ -144,7 +144,7 @@ public interface Editor extends AutoCloseable {
         checkLayers(model, hyperparameters);
         String normalized = name.strip().toLowerCase(Locale.ROOT);
         return new SequentialEditor(normalized, SequentialEditor.algorithm(normalized), normalized.endsWith("+prune"), model,
-                hyperparameters, setup, parent, seed);
+                hyperparameters, setup, parent, seed, SequentialEditor.PRUNE_TOTALS_EVERY);
     }
 
     private static void checkLayers(LanguageModel model, EditHyperparameters hyperparameters) {

@@ -20,15 +20,37 @@ import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
  * and with it the model's general abilities. Each singular value σ ≥ σmax(W0) is replaced by
  * log_α σ − log_α σmax(W0) + σmax(W0); smaller ones (where the edits live) are kept.
  *
+ * <p>As in the reference ({@code bi_editor_loadw.py}), F is applied once to the RAW accumulation, the plain sum of the
+ * edits: the restraint keeps that sum, U Σ Vᵀ, and the model holds W0 + U F(Σ) Vᵀ = W0 + raw + excess, the excess
+ * U (F(Σ) − Σ) Vᵀ being over the restrained directions only. After an edit e the model holds
+ * W0 + raw + e + excess_before, so the correction is excess_after − excess_before: its rank is the restrained
+ * directions' before and after, never F applied to an already restrained matrix.
+ *
  * <p>ΔW_acc is held as low-rank factors, so its SVD comes from QR of the factors and an SVD of the small
- * core Ra Rbᵀ; the full matrix is never decomposed. State per layer; not thread-safe.
+ * core Ra Rbᵀ; the full matrix is never decomposed. Its rank is at most the smaller side of the matrix. State per
+ * layer ({@link Totals}), float32 factors, so a restraint given the same totals continues bit for bit; not thread-safe.
  */
 public final class PruneRestraint {
 
+    /**
+     * One layer's state: the raw accumulation (factors U Σ and V) and the excess (U (F(Σ) − Σ) and V over the
+     * restrained directions), or null when no direction is restrained.
+     */
+    public record Totals(LowRankDelta raw, LowRankDelta excess) {
+        public Totals {
+            if (excess != null && excess.layer() != raw.layer()) {
+                throw new IllegalArgumentException("raw accumulation of layer " + raw.layer() + ", excess of layer " + excess.layer());
+            }
+        }
+
+        public int layer() {
+            return raw.layer();
+        }
+    }
+
     private final double logBase;
     private final Map<Integer, Double> originalLargestSingularValue = new HashMap<>();
-    /** The restrained perturbation currently in the model, as factors U F(Σ) and V. */
-    private final Map<Integer, LowRankDelta> applied = new HashMap<>();
+    private final Map<Integer, Totals> totals = new HashMap<>();
 
     /** @param alpha base of the logarithm (e in the paper) */
     public PruneRestraint(double alpha) {
@@ -51,15 +73,24 @@ public final class PruneRestraint {
         return value;
     }
 
-    /** The restrained perturbation of each layer as it stands, to go back to with {@link #resetTo}. */
-    Map<Integer, LowRankDelta> applied() {
-        return Map.copyOf(applied);
+    /** Every layer's state as it stands, to go back to with {@link #resetTo} or to continue from elsewhere. */
+    public Map<Integer, Totals> totals() {
+        return Map.copyOf(totals);
     }
 
-    /** Back to what {@link #applied} returned: the edits given since then are forgotten (their batch was rejected). */
-    void resetTo(Map<Integer, LowRankDelta> earlier) {
-        applied.clear();
-        applied.putAll(earlier);
+    /**
+     * Back to what {@link #totals} returned (here, or from a restraint with the same σmax(W0) that applied the same
+     * edits): the edits given since then are forgotten.
+     */
+    public void resetTo(Map<Integer, Totals> earlier) {
+        earlier.forEach((layer, state) -> {
+            if (state.layer() != layer) {
+                throw new IllegalArgumentException("PRUNE totals of layer " + state.layer() + " listed under layer " + layer);
+            }
+            originalLargestSingularValue(layer);
+        });
+        totals.clear();
+        totals.putAll(earlier);
     }
 
     /** F(σ): identity below σmax(W0), logarithmic above. */
@@ -71,15 +102,15 @@ public final class PruneRestraint {
     }
 
     /**
-     * Takes the edit just added to the layer (the model now holds W0 + previous restrained perturbation +
-     * edit) and returns the correction that brings it to W0 + U F(Σ) Vᵀ, or {@code null} when no singular
-     * value reaches σmax(W0). The correction has rank equal to the number of restrained singular values.
+     * Takes the edit just added to the layer (the model now holds W0 + F(raw accumulation before) + edit) and returns
+     * the correction that brings it to W0 + F(raw accumulation + edit), or {@code null} when no singular value
+     * reaches σmax(W0) before or after.
      */
     public LowRankDelta afterEdit(LowRankDelta edit) {
         int layer = edit.layer();
         double largest = originalLargestSingularValue(layer);
-        LowRankDelta previous = applied.get(layer);
-        LowRankDelta accumulated = previous == null ? edit : LowRankDelta.compose(List.of(previous, edit));
+        Totals previous = totals.get(layer);
+        LowRankDelta accumulated = previous == null ? edit : LowRankDelta.compose(List.of(previous.raw(), edit));
 
         DMatrixRMaj qa = new DMatrixRMaj(1, 1);
         DMatrixRMaj ra = new DMatrixRMaj(1, 1);
@@ -113,23 +144,34 @@ public final class PruneRestraint {
         int[] kept = IntStream.range(0, count).filter(i -> sigma[i] > negligible).toArray();
         int[] restrained = IntStream.of(kept).filter(i -> sigma[i] >= largest).toArray();
 
-        applied.put(layer, new LowRankDelta(layer,
-                scaledColumns(u, kept, sigma, largest, false), scaledColumns(v, kept, null, largest, false)));
-        if (restrained.length == 0) {
-            return null;
-        }
-        return new LowRankDelta(layer,
+        LowRankDelta raw = new LowRankDelta(layer, scaledColumns(u, kept, sigma, largest, false), scaledColumns(v, kept, null, largest, false));
+        LowRankDelta excess = restrained.length == 0 ? null : new LowRankDelta(layer,
                 scaledColumns(u, restrained, sigma, largest, true), scaledColumns(v, restrained, null, largest, false));
+        totals.put(layer, new Totals(raw, excess));
+        LowRankDelta excessBefore = previous == null ? null : previous.excess();
+        if (excessBefore == null) {
+            return excess;
+        }
+        LowRankDelta undo = new LowRankDelta(layer, negated(excessBefore.a()), excessBefore.b());
+        return excess == null ? undo : LowRankDelta.compose(List.of(excess, undo));
     }
 
-    /** Columns {@code which} of m, each multiplied by F(σ) (or F(σ) − σ for a correction) when σ is given. */
-    private FloatMatrix scaledColumns(DMatrixRMaj m, int[] which, double[] sigma, double largest, boolean correction) {
+    private static FloatMatrix negated(FloatMatrix m) {
+        float[] out = m.data().clone();
+        for (int i = 0; i < out.length; i++) {
+            out[i] = -out[i];
+        }
+        return new FloatMatrix(m.rows(), m.cols(), out);
+    }
+
+    /** Columns {@code which} of m, each multiplied by σ (or F(σ) − σ for the excess) when σ is given. */
+    private FloatMatrix scaledColumns(DMatrixRMaj m, int[] which, double[] sigma, double largest, boolean excess) {
         float[] out = new float[m.numRows * which.length];
         for (int c = 0; c < which.length; c++) {
             double scale = 1;
             if (sigma != null) {
                 double s = sigma[which[c]];
-                scale = correction ? restrain(s, largest) - s : restrain(s, largest);
+                scale = excess ? restrain(s, largest) - s : s;
             }
             for (int r = 0; r < m.numRows; r++) {
                 out[r * which.length + c] = (float) (m.get(r, which[c]) * scale);

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.editstream.model.ForwardResult;
@@ -49,10 +50,19 @@ public final class SecondMomentStats {
     private static final Logger log = LoggerFactory.getLogger(SecondMomentStats.class);
     private static final int MAGIC = 0x43304b4b; // "C0KK"
     /** Part of the cache key: C0 files computed by another sampling scheme are not this C0. */
-    private static final String SAMPLING = "lines-spread|fold-4096";
-    private static final int ROWS_PER_BATCH = 16;
-    /** Keys gathered (float32) before their products are folded into the float64 sums. */
-    private static final int KEYS_PER_FOLD = 4096;
+    private static final String SAMPLING = "lines-spread|c0-format-2";
+    /**
+     * Tokens per forward pass at most (whole windows; one window when it is longer). Small passes are cheaper per key
+     * here: at 1,024 tokens the testbed's pass cost twice the CPU time per key of 256 (its MLP intermediates grow past
+     * what the allocator reuses).
+     */
+    private static final int TOKENS_PER_FORWARD = 256;
+    /** Keys gathered (float32) before one product Kᵀ K. */
+    private static final int KEYS_PER_PRODUCT = 4096;
+    /** Products summed in float32 before the sum is added to the float64 one. */
+    private static final int PRODUCTS_PER_FOLD = 16;
+    /** Stripes of rows of Kᵀ K, each multiplied from its diagonal block on (see {@link Accumulator}). */
+    private static final int STRIPES = 16;
 
     private SecondMomentStats() {
     }
@@ -104,68 +114,158 @@ public final class SecondMomentStats {
         int width = Math.min(window, model.config().maxSeqLen());
         List<int[]> windows = windows(model, corpus, width, samples);
         try (NDManager scope = manager.newSubManager()) {
-            Map<Integer, NDArray> sums = new LinkedHashMap<>();
-            Map<Integer, List<NDArray>> pending = new LinkedHashMap<>();
+            Map<Integer, Accumulator> sums = new LinkedHashMap<>();
             for (int layer : layers) {
-                sums.put(layer, scope.zeros(new Shape(mlpDim, mlpDim), DataType.FLOAT64));
-                pending.put(layer, new ArrayList<>());
+                sums.put(layer, new Accumulator(scope, mlpDim));
             }
             long counted = 0;
-            int pendingKeys = 0;
             long lastLog = System.nanoTime();
-            NDManager blockScope = scope.newSubManager();
-            try {
-                for (int start = 0; start < windows.size() && counted < samples; start += ROWS_PER_BATCH) {
-                    List<int[]> rows = windows.subList(start, Math.min(windows.size(), start + ROWS_PER_BATCH));
-                    try (NDManager batchScope = scope.newSubManager()) {
-                        TokenBatch batch = TokenBatch.of(rows);
-                        ForwardResult result = model.forward(batchScope, batch, Probe.none().captureMlpKeys(layers));
-                        long take = Math.min(samples - counted, rows.stream().mapToInt(r -> r.length).sum());
-                        for (int layer : layers) {
-                            NDArray keys = realPositions(batchScope, result.mlpKey(layer), batch, take);
-                            keys.attach(blockScope);
-                            pending.get(layer).add(keys);
-                        }
-                        counted += take;
-                        pendingKeys += (int) take;
-                    }
-                    if (pendingKeys >= KEYS_PER_FOLD) {
-                        fold(sums, pending);
-                        blockScope.close();
-                        blockScope = scope.newSubManager();
-                        pendingKeys = 0;
-                    }
-                    if (System.nanoTime() - lastLog > 5_000_000_000L) {
-                        log.info("C0 of layers {}: {} / {} keys", Arrays.toString(layers), counted, samples);
-                        lastLog = System.nanoTime();
-                    }
+            for (int start = 0, end; start < windows.size() && counted < samples; start = end) {
+                end = start;
+                for (int tokens = 0; end < windows.size() && (end == start || tokens + windows.get(end).length <= TOKENS_PER_FORWARD); end++) {
+                    tokens += windows.get(end).length;
                 }
-                fold(sums, pending);
-            } finally {
-                blockScope.close();
+                List<int[]> rows = windows.subList(start, end);
+                try (NDManager batchScope = scope.newSubManager()) {
+                    TokenBatch batch = TokenBatch.of(rows);
+                    // the keys are all this pass needs: the LM head runs at one position only
+                    Probe probe = Probe.none().captureMlpKeys(layers).logitsAt(new int[] {0}, new int[] {0});
+                    ForwardResult result = model.forward(batchScope, batch, probe);
+                    long take = Math.min(samples - counted, rows.stream().mapToInt(r -> r.length).sum());
+                    for (int layer : layers) {
+                        sums.get(layer).add(realPositions(batchScope, result.mlpKey(layer), batch, take));
+                    }
+                    counted += take;
+                }
+                if (System.nanoTime() - lastLog > 5_000_000_000L) {
+                    log.info("C0 of layers {}: {} / {} keys", Arrays.toString(layers), counted, samples);
+                    lastLog = System.nanoTime();
+                }
             }
             log.info("C0 of layers {} from {} keys", Arrays.toString(layers), counted);
             Map<Integer, FloatMatrix> result = new LinkedHashMap<>();
             for (int layer : layers) {
-                result.put(layer, FloatMatrix.of(sums.get(layer).div(counted)));
+                result.put(layer, sums.get(layer).mean(counted));
             }
             return result;
         }
     }
 
+    /** How many keys {@link #compute} takes from this corpus with these settings (fewer than asked when it is short). */
+    public static long keyCount(LanguageModel model, String corpus, int samples, int window) {
+        int width = Math.min(window, model.config().maxSeqLen());
+        return Math.min(samples, windows(model, corpus, width, samples).stream().mapToLong(w -> w.length).sum());
+    }
+
     /**
-     * Adds K Kᵀ of every pending block of keys to the float64 sums: one float32 GEMM over thousands of keys, then one
-     * pass over the d × d sum. Folding every small forward batch instead makes the d² conversion and addition, not the
-     * GEMM, the cost (at the testbed's 10,240 neurons about 10 keys per second).
+     * Σ k kᵀ of one layer's keys. Keys wait (float32) until {@value #KEYS_PER_PRODUCT} have gathered; their product then
+     * goes into a float32 sum, one GEMM per stripe of {@value #STRIPES}; every {@value #PRODUCTS_PER_FOLD} products the
+     * float32 sum is added to the float64 one. Kᵀ K is symmetric, so each stripe of rows is multiplied from its
+     * diagonal block rightwards only (17/32 of the full product's arithmetic at 16 stripes) and the lower triangle is
+     * mirrored once at the end. Converting and adding a d × d matrix costs about as much as a GEMM over a thousand keys
+     * at the testbed's 10,240 neurons, so it is done rarely: the cost is the GEMM's.
      */
-    private static void fold(Map<Integer, NDArray> sums, Map<Integer, List<NDArray>> pending) {
-        for (Map.Entry<Integer, List<NDArray>> layer : pending.entrySet()) {
-            if (layer.getValue().isEmpty()) {
-                continue;
+    static final class Accumulator {
+        private final NDManager owner;
+        private final int dim;
+        /** First neuron of each stripe, and {@code dim} at the end. */
+        private final long[] bounds;
+        private final NDArray[] sums64;
+        private final NDArray[] sums32;
+        private final List<NDArray> pending = new ArrayList<>();
+        private NDManager pendingScope;
+        private long pendingKeys;
+        private int products;
+
+        Accumulator(NDManager owner, int dim) {
+            this.owner = owner;
+            this.dim = dim;
+            int stripes = Math.min(STRIPES, dim);
+            bounds = new long[stripes + 1];
+            for (int i = 0; i <= stripes; i++) {
+                bounds[i] = (long) dim * i / stripes;
             }
-            NDArray keys = layer.getValue().size() == 1 ? layer.getValue().get(0) : NDArrays.concat(new NDList(layer.getValue()));
-            sums.get(layer.getKey()).addi(keys.transpose().matMul(keys).toType(DataType.FLOAT64, false));
-            layer.getValue().clear();
+            sums64 = new NDArray[stripes];
+            sums32 = new NDArray[stripes];
+            for (int i = 0; i < stripes; i++) {
+                sums64[i] = owner.zeros(new Shape(bounds[i + 1] - bounds[i], dim - bounds[i]), DataType.FLOAT64);
+            }
+            pendingScope = owner.newSubManager();
+        }
+
+        /** Keys {@code [n, dim]}, float32; kept until the next product. */
+        void add(NDArray keys) {
+            keys.attach(pendingScope);
+            pending.add(keys);
+            pendingKeys += keys.getShape().get(0);
+            if (pendingKeys >= KEYS_PER_PRODUCT) {
+                multiply();
+            }
+        }
+
+        private void multiply() {
+            if (pending.isEmpty()) {
+                return;
+            }
+            try (NDManager productScope = owner.newSubManager()) {
+                NDArray keys = pending.size() == 1 ? pending.get(0) : NDArrays.concat(new NDList(pending));
+                keys.attach(productScope);
+                for (int i = 0; i < sums64.length; i++) {
+                    NDArray stripe = keys.get(new NDIndex(":, " + bounds[i] + ":" + bounds[i + 1])).transpose();
+                    NDArray product = stripe.matMul(keys.get(new NDIndex(":, " + bounds[i] + ":")));
+                    if (sums32[i] == null) {
+                        product.attach(owner);
+                        sums32[i] = product;
+                    } else {
+                        sums32[i].addi(product);
+                    }
+                }
+            }
+            pending.clear();
+            pendingScope.close();
+            pendingScope = owner.newSubManager();
+            pendingKeys = 0;
+            if (++products >= PRODUCTS_PER_FOLD) {
+                fold();
+            }
+        }
+
+        private void fold() {
+            for (int i = 0; i < sums32.length; i++) {
+                if (sums32[i] != null) {
+                    sums64[i].addi(sums32[i].toType(DataType.FLOAT64, false));
+                    sums32[i].close();
+                    sums32[i] = null;
+                }
+            }
+            products = 0;
+        }
+
+        /** Σ k kᵀ / count, float32 {@code [dim, dim]}, the lower triangle the mirror of the upper. */
+        FloatMatrix mean(long count) {
+            multiply();
+            fold();
+            pendingScope.close();
+            float[] values = new float[Math.multiplyExact(dim, dim)];
+            for (int i = 0; i < sums64.length; i++) {
+                int first = (int) bounds[i];
+                int end = (int) bounds[i + 1];
+                int cols = dim - first;
+                float[] stripe;
+                try (NDArray mean = sums64[i].div(count); NDArray single = mean.toType(DataType.FLOAT32, false)) {
+                    stripe = single.toFloatArray();
+                }
+                for (int r = first; r < end; r++) {
+                    int from = (r - first) * cols;
+                    System.arraycopy(stripe, from + r - first, values, r * dim + r, dim - r);
+                    // the upper triangle's mirror below the diagonal (within the diagonal block too: the GEMM does
+                    // not promise a symmetric result)
+                    for (int c = r + 1; c < dim; c++) {
+                        values[c * dim + r] = stripe[from + c - first];
+                    }
+                }
+            }
+            return new FloatMatrix(dim, dim, values);
         }
     }
 

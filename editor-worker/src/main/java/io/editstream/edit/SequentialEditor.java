@@ -9,7 +9,6 @@ import ai.djl.ndarray.types.Shape;
 import io.editstream.model.LanguageModel;
 import io.editstream.model.TextTokenizer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,6 +44,14 @@ final class SequentialEditor implements Editor {
     private final UpdateRule rule;
     private final Map<Integer, FloatMatrix> originalWeights = new LinkedHashMap<>();
     private final PruneRestraint restraint;
+    /**
+     * With PRUNE, every this many batches a batch's state carries the restraint's totals, so a restore replays at most
+     * this many changes through the restraint whatever the chain's length.
+     */
+    static final int PRUNE_TOTALS_EVERY = 32;
+    private final int pruneTotalsEvery;
+    /** Batches applied or restored so far. */
+    private int appliedBatches;
     private final List<String> contextPrefixes;
     /**
      * NSE's targets computed ahead by {@link #prepare}, taken (and removed) when their request is applied. They come
@@ -52,18 +59,17 @@ final class SequentialEditor implements Editor {
      * together (see {@link Editor#prepare}).
      */
     private final Map<EditRequest, EditTargets.Target> prepared = new HashMap<>();
-    /** A target that reached an NLL of target_new below this is one the edit can write. */
-    private static final double REACHED_NLL = 1.0;
     /** Time the current batch spent computing keys and residuals (forward passes), part of its update time. */
     private long keyNanos;
-    /** Only logged, so a restored editor may start them again from zero. */
-    private int targetsFromCurrent;
-    private int targetsChosen;
     /** Whether a batch was applied or restored: {@link #restore} continues an editor only from its creation. */
     private boolean used;
 
     SequentialEditor(String name, Algorithm algorithm, boolean prune, LanguageModel model, EditHyperparameters hyperparameters,
-                     EditorSetup setup, NDManager parent, long seed) {
+                     EditorSetup setup, NDManager parent, long seed, int pruneTotalsEvery) {
+        if (pruneTotalsEvery < 1) {
+            throw new IllegalArgumentException("PRUNE totals every batch at most, got every " + pruneTotalsEvery);
+        }
+        this.pruneTotalsEvery = pruneTotalsEvery;
         this.name = name;
         this.algorithm = algorithm;
         this.model = model;
@@ -210,7 +216,7 @@ final class SequentialEditor implements Editor {
 
         // Layer by layer, each update is measured on the weights the ones before it left, so a rejection can come after
         // changes: the weights go back to a copy, the remembered keys are rolled back, PRUNE returns to its earlier state.
-        Map<Integer, LowRankDelta> restrainedBefore = restraint == null ? Map.of() : restraint.applied();
+        Map<Integer, PruneRestraint.Totals> restrainedBefore = restraint == null ? Map.of() : restraint.totals();
         try (NDManager before = state.newSubManager()) {
             Map<Integer, NDArray> weightsBefore = new LinkedHashMap<>();
             for (int layer : hyperparameters.layers()) {
@@ -219,6 +225,7 @@ final class SequentialEditor implements Editor {
             try {
                 EditResult result = update(batch, targets, started, targetsDone);
                 rule.commit();
+                appliedBatches++;
                 return result;
             } catch (RuntimeException e) {
                 weightsBefore.forEach(model::setMlpOutputWeight);
@@ -239,12 +246,6 @@ final class SequentialEditor implements Editor {
         prepare(batch);
         List<EditTargets.Target> targets = batch.stream().map(prepared::get).toList();
         batch.forEach(prepared::remove);
-        if (hyperparameters.nse().targets() == EditHyperparameters.NseTargets.ORIGINAL_SHIFTED) {
-            return shiftedToCurrentWeights(batch, targets);
-        }
-        if (hyperparameters.nse().targets() == EditHyperparameters.NseTargets.SHORTER_RESIDUAL) {
-            return shorterResiduals(batch, targets);
-        }
         return targets;
     }
 
@@ -302,7 +303,12 @@ final class SequentialEditor implements Editor {
                 restrained, (targetsDone - started) / 1e9, keyNanos / 1e9, (updateDone - targetsDone - keyNanos) / 1e9,
                 (done - updateDone) / 1e9);
         log.debug("{}: {}", name, stats);
-        return new EditResult(deltas, stats, new BatchState(remembered, pruneChanges));
+        // appliedBatches counts this batch only once it goes through: the totals go with every pruneTotalsEvery-th
+        SortedMap<Integer, PruneRestraint.Totals> totals = new TreeMap<>();
+        if (restraint != null && (appliedBatches + 1) % pruneTotalsEvery == 0) {
+            totals.putAll(restraint.totals());
+        }
+        return new EditResult(deltas, stats, new BatchState(remembered, pruneChanges, totals));
     }
 
     /**
@@ -402,10 +408,6 @@ final class SequentialEditor implements Editor {
     }
 
     private List<EditTargets.Target> targets(List<EditRequest> batch) {
-        if (algorithm == Algorithm.NSE && hyperparameters.nse().targets() == EditHyperparameters.NseTargets.CURRENT_ANCHORED) {
-            return EditTargets.computeAnchored(state, model, batch, contextPrefixes, hyperparameters.targetLayer(), hyperparameters.target(),
-                    (scope, tokens, probe) -> onOriginalWeights(() -> model.forward(scope, tokens, probe)));
-        }
         return EditTargets.compute(state, model, batch, contextPrefixes, hyperparameters.targetLayer(), hyperparameters.target());
     }
 
@@ -436,66 +438,7 @@ final class SequentialEditor implements Editor {
     }
 
     private boolean targetsFromOriginalWeights() {
-        return algorithm == Algorithm.NSE && hyperparameters.nse().targets().optimisedOnOriginalWeights();
-    }
-
-    /** Each target's δ (optimised on θ0) moved onto h_L of the current weights. */
-    private List<EditTargets.Target> shiftedToCurrentWeights(List<EditRequest> batch, List<EditTargets.Target> targets) {
-        float[][] reached = currentResidualsAtSubject(batch);
-        List<EditTargets.Target> shifted = new ArrayList<>();
-        for (int j = 0; j < batch.size(); j++) {
-            shifted.add(targets.get(j).shiftedTo(reached[j]));
-        }
-        return shifted;
-    }
-
-    /** h_L at each request's subject on the current weights, in one read of the [n, dim] block, not one per request. */
-    private float[][] currentResidualsAtSubject(List<EditRequest> batch) {
-        try (NDManager scope = state.newSubManager()) {
-            float[] reached = EditKeys.residualAtSubject(scope, model, batch, hyperparameters.targetLayer()).transpose().toFloatArray();
-            int dim = reached.length / batch.size();
-            float[][] rows = new float[batch.size()][];
-            for (int j = 0; j < batch.size(); j++) {
-                rows[j] = Arrays.copyOfRange(reached, j * dim, (j + 1) * dim);
-            }
-            return rows;
-        }
-    }
-
-    /** Per request, θ0's target or the current weights' one, whichever asks the shorter write of those that reach. */
-    private List<EditTargets.Target> shorterResiduals(List<EditRequest> batch, List<EditTargets.Target> original) {
-        List<EditTargets.Target> current = targets(batch);
-        float[][] reached = currentResidualsAtSubject(batch);
-        List<EditTargets.Target> chosen = new ArrayList<>();
-        for (int j = 0; j < batch.size(); j++) {
-            EditTargets.Target a = original.get(j);
-            EditTargets.Target b = current.get(j);
-            double fromOriginal = distance(a.z(), reached[j]);
-            double fromCurrent = distance(b.z(), reached[j]);
-            boolean aReaches = a.finalNll() < REACHED_NLL;
-            boolean bReaches = b.finalNll() < REACHED_NLL;
-            boolean takeCurrent = aReaches == bReaches
-                    ? (aReaches ? fromCurrent < fromOriginal : b.finalNll() < a.finalNll())
-                    : bReaches;
-            chosen.add(takeCurrent ? b : a);
-            targetsFromCurrent += takeCurrent ? 1 : 0;
-            log.debug("{} '{}': residual {} (θ0, NLL {}) / {} (current, NLL {}) -> {}", name, batch.get(j).filledPrompt(),
-                    fromOriginal, a.finalNll(), fromCurrent, b.finalNll(), takeCurrent ? "current" : "θ0");
-        }
-        targetsChosen += batch.size();
-        if (targetsChosen / 100 != (targetsChosen - batch.size()) / 100) {
-            log.info("{}: {} of {} targets so far from the current weights", name, targetsFromCurrent, targetsChosen);
-        }
-        return chosen;
-    }
-
-    private static double distance(float[] a, float[] b) {
-        double sum = 0;
-        for (int i = 0; i < a.length; i++) {
-            double d = a[i] - b[i];
-            sum += d * d;
-        }
-        return Math.sqrt(sum);
+        return algorithm == Algorithm.NSE;
     }
 
     /** NSE: the requests whose residual ‖z − h_L‖ is still within the bounds worth another pass. */
@@ -526,14 +469,24 @@ final class SequentialEditor implements Editor {
             validate(history.get(i), i);
         }
         used = true;
-        for (BatchState batch : history) {
+        int lastTotals = -1;
+        for (int i = 0; i < history.size(); i++) {
+            if (!history.get(i).pruneTotals().isEmpty()) {
+                lastTotals = i;
+            }
+        }
+        for (int i = 0; i < history.size(); i++) {
+            BatchState batch = history.get(i);
             batch.keys().forEach((layer, blocks) -> blocks.forEach(block -> remember(layer, block)));
             rule.commit();
-            if (restraint != null) {
+            if (restraint != null && i == lastTotals) {
+                restraint.resetTo(batch.pruneTotals());
+            } else if (restraint != null && i > lastTotals) {
                 // the correction it returns is already in the published weights the caller loads
                 batch.pruneChanges().values().forEach(restraint::afterEdit);
             }
         }
+        appliedBatches = history.size();
         log.info("{}: restored from {} batches", name, history.size());
     }
 
@@ -556,6 +509,10 @@ final class SequentialEditor implements Editor {
                 throw new IllegalArgumentException(which + ": keys of layer " + layer + " have " + block.rows() + " rows, the MLP has " + mlpDim);
             }
         }));
+        if (!batch.pruneTotals().isEmpty() && !batch.pruneTotals().keySet().equals(pruned)) {
+            throw new IllegalArgumentException(which + " holds PRUNE totals of layers " + batch.pruneTotals().keySet()
+                    + ", this editor expects them of " + pruned);
+        }
         batch.pruneChanges().values().forEach(change -> {
             if (change.a().rows() != dim || change.b().rows() != mlpDim) {
                 throw new IllegalArgumentException(which + ": PRUNE change of layer " + change.layer() + " is " + change.a().rows() + "x"

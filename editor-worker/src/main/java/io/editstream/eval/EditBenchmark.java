@@ -45,6 +45,8 @@ public final class EditBenchmark {
      * number of batches, in fixed groups, so a run repeats bit for bit.
      */
     private static final int LOOKAHEAD = 16;
+    /** Tokens per window of the C0 pass. */
+    public static final int SECOND_MOMENT_WINDOW = 128;
 
     /** Opens a fresh copy of the unedited model; each algorithm edits its own. */
     @FunctionalInterface
@@ -251,7 +253,7 @@ public final class EditBenchmark {
         EditHyperparameters hyperparameters = settings.hyperparameters();
         int[] layers = hyperparameters.layerArray();
         Map<Integer, FloatMatrix> c0 = SecondMomentStats.loadOrCompute(manager, model, layers,
-                settings.secondMomentCorpus(), hyperparameters.secondMoment().samples(), 128, settings.cacheDir());
+                settings.secondMomentCorpus(), hyperparameters.secondMoment().samples(), SECOND_MOMENT_WINDOW, settings.cacheDir());
         ContinuationScorer scorer = new ContinuationScorer(model, manager);
         CounterFactEvaluation.Baseline baseline = CounterFactEvaluation.baseline(scorer, cases);
         double perplexityBefore = Perplexity.of(model, manager, settings.heldOutText(), 128, settings.perplexityTokens());

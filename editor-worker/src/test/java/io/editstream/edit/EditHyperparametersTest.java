@@ -4,7 +4,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -31,20 +30,5 @@ class EditHyperparametersTest {
         Path broken = Files.writeString(dir.resolve("broken.json"), "{\"layers\": [0]}");
         IllegalArgumentException message = assertThrows(IllegalArgumentException.class, () -> EditHyperparameters.load(broken.toString()));
         assertTrue(message.getMessage().contains("broken.json"), message.getMessage());
-    }
-
-    @Test
-    void nseTargetsComeFromTheOriginalWeightsUnlessTheFileSaysOtherwise(@TempDir Path dir) throws Exception {
-        assertEquals(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS, EditHyperparameters.load("llama2c-stories").nse().targets());
-        String testbed;
-        try (InputStream in = EditHyperparameters.class.getResourceAsStream("/hyperparameters/testbed.json")) {
-            testbed = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
-        String current = testbed.replace("\"maxPasses\"", "\"targets\": \"CURRENT_WEIGHTS\", \"maxPasses\"");
-        Path file = Files.writeString(dir.resolve("current.json"), current);
-        assertEquals(EditHyperparameters.NseTargets.CURRENT_WEIGHTS, EditHyperparameters.load(file.toString()).nse().targets());
-        Path unknown = Files.writeString(dir.resolve("unknown.json"), current.replace("CURRENT_WEIGHTS", "SOMEWHERE"));
-        IllegalArgumentException message = assertThrows(IllegalArgumentException.class, () -> EditHyperparameters.load(unknown.toString()));
-        assertTrue(message.getMessage().contains("unknown.json"), message.getMessage());
     }
 }

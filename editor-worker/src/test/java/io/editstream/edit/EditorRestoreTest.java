@@ -39,6 +39,7 @@ class EditorRestoreTest {
             EditRequest.of("Sam found a shiny", "Sam", "key", "rock"),
             EditRequest.of("Lucy drew a big", "Lucy", "sun", "tree"));
     private static final long SEED = 3;
+    private static final int TOTALS_EVERY = 3;
 
     @RegisterExtension
     static final StoriesEditing stories = new StoriesEditing();
@@ -52,7 +53,10 @@ class EditorRestoreTest {
     void restoredEditorContinuesBitForBitAndOneThatForgotTheHistoryDoesNot(String algorithm) throws IOException {
         try (NDManager scope = stories.manager().newSubManager();
              LanguageModel model = Stories.load();
-             Editor editor = Editor.create(algorithm, model, Stories.HYPERPARAMETERS, stories.c0(), scope, SEED)) {
+             // PRUNE's totals after the third batch: the restore starts from them and replays the fourth batch's change
+             Editor editor = new SequentialEditor(algorithm, SequentialEditor.algorithm(algorithm), algorithm.endsWith("+prune"), model,
+                     Stories.HYPERPARAMETERS, EditorSetup.compute(algorithm, Stories.HYPERPARAMETERS, stories.c0(), scope),
+                     scope, SEED, TOTALS_EVERY)) {
             List<BatchState> states = new ArrayList<>();
             for (List<EditRequest> batch : HISTORY) {
                 byte[] stored = editor.apply(batch).state().encode();
@@ -61,6 +65,9 @@ class EditorRestoreTest {
                 states.add(state);
             }
             assertEquals(algorithm.endsWith("+prune"), !states.get(0).pruneChanges().isEmpty());
+            for (int i = 0; i < states.size(); i++) {
+                assertEquals(algorithm.endsWith("+prune") && (i + 1) % TOTALS_EVERY == 0, !states.get(i).pruneTotals().isEmpty(), "totals of batch " + i);
+            }
             Map<Integer, FloatMatrix> published = editLayerWeights(model, scope);
 
             Continued restored = nextBatchOnPublishedWeights(algorithm, states, published, scope);
@@ -127,11 +134,14 @@ class EditorRestoreTest {
     void decodeRefusesOtherFormatsAndDamagedBlobs() {
         byte[] good = state(new float[] {1, 2, 3, 4, 5, 6}).encode();
         SortedMap<String, FloatMatrix> tensors = new TreeMap<>(Map.of("keys.1.0", FloatMatrix.zeros(2, 1)));
-        refused(Safetensors.encode(tensors, Map.of("format", "editstream.batch-state/2")), "format");
+        // the first format's PRUNE changes were restrained again at every edit: its chains are not this restraint's
+        refused(Safetensors.encode(tensors, Map.of("format", "editstream.batch-state/1")), "format");
         refused(Safetensors.encode(tensors, Map.of()), "format");
         refused(Safetensors.encode(new TreeMap<>(Map.of("keys.1.1", FloatMatrix.zeros(2, 1))), Map.of("format", BatchState.FORMAT)), "key blocks");
         refused(Safetensors.encode(new TreeMap<>(Map.of("keys.01.0", FloatMatrix.zeros(2, 1))), Map.of("format", BatchState.FORMAT)), "unexpected tensor");
         refused(Safetensors.encode(new TreeMap<>(Map.of("prune.1.a", FloatMatrix.zeros(2, 1))), Map.of("format", BatchState.FORMAT)), "factors");
+        refused(Safetensors.encode(new TreeMap<>(Map.of("keys.1.0", FloatMatrix.zeros(2, 1), "prune_excess.1.a", FloatMatrix.zeros(2, 1),
+                "prune_excess.1.b", FloatMatrix.zeros(3, 1))), Map.of("format", BatchState.FORMAT)), "without their raw accumulation");
         refused(Arrays.copyOf(good, good.length - 4), "");
         byte[] header = good.clone();
         header[9] = '[';

@@ -13,7 +13,6 @@ import io.editstream.eval.ContinuationScorer;
 import io.editstream.eval.Locality;
 import io.editstream.model.LanguageModel;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -98,62 +97,6 @@ class EditorsOnStoriesTest {
         assertEquals(hashes[0], hashes[1]);
         assertEquals(deltas.get(0), deltas.get(1), "the published factors are bit-identical too");
         assertFalse(deltas.get(0).isEmpty());
-    }
-
-    @Test
-    void nseTargetSourcesAgreeOnTheFirstEditAndPartOnceEarlierEditsMovedTheWeights() {
-        Map<EditHyperparameters.NseTargets, List<LowRankDelta>> first = new HashMap<>();
-        Map<EditHyperparameters.NseTargets, List<LowRankDelta>> second = new HashMap<>();
-        for (EditHyperparameters.NseTargets source : EditHyperparameters.NseTargets.values()) {
-            EditHyperparameters.Nse nse = Stories.HYPERPARAMETERS.nse();
-            EditHyperparameters settings = withNse(new EditHyperparameters.Nse(nse.lambda(), nse.neuronFraction(),
-                    nse.residualLower(), nse.residualUpper(), nse.maxPasses(), source));
-            try (LanguageModel model = Stories.load(); NDManager scope = stories.manager().newSubManager();
-                 Editor editor = Editor.create("nse", model, settings, stories.c0(), scope, 1)) {
-                first.put(source, editor.apply(List.of(LILY_EATS_SOUP)).deltas());
-                second.put(source, editor.apply(List.of(SUE_WAS_SAD)).deltas());
-                ContinuationScorer scorer = new ContinuationScorer(model, scope);
-                assertEquals(1.0, scorer.score(new ContinuationScorer.Query(SUE_WAS_SAD.filledPrompt(), SUE_WAS_SAD.targetNew())).accuracy(),
-                        source + " writes the second edit");
-            }
-        }
-        try (NDManager scope = stories.manager().newSubManager()) {
-            for (EditHyperparameters.NseTargets source : EditHyperparameters.NseTargets.values()) {
-                for (int i = 0; i < first.get(source).size(); i++) {
-                    float[] paper = FloatMatrix.of(first.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS).get(i).dense(scope)).data();
-                    float[] other = FloatMatrix.of(first.get(source).get(i).dense(scope)).data();
-                    assertArrayEquals(paper, other, 1e-4f, source + ": before any edit the current weights are θ0");
-                }
-            }
-            assertNotEquals(second.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS), second.get(EditHyperparameters.NseTargets.ORIGINAL_SHIFTED));
-            assertNotEquals(second.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS), second.get(EditHyperparameters.NseTargets.CURRENT_WEIGHTS));
-            // anchored: optimised on the current weights like MEMIT's, but from θ0's h at the subject, so neither of the two
-            assertNotEquals(second.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS), second.get(EditHyperparameters.NseTargets.CURRENT_ANCHORED));
-            assertNotEquals(second.get(EditHyperparameters.NseTargets.CURRENT_WEIGHTS), second.get(EditHyperparameters.NseTargets.CURRENT_ANCHORED));
-            // the shorter residual takes one of the two targets whole, so its edit is exactly that target's
-            List<LowRankDelta> shorter = second.get(EditHyperparameters.NseTargets.SHORTER_RESIDUAL);
-            boolean asOriginal = sameEdit(shorter, second.get(EditHyperparameters.NseTargets.ORIGINAL_WEIGHTS), scope);
-            boolean asCurrent = sameEdit(shorter, second.get(EditHyperparameters.NseTargets.CURRENT_WEIGHTS), scope);
-            assertTrue(asOriginal || asCurrent, "the shorter residual's edit is θ0's or the current weights' target's");
-        }
-    }
-
-    private static boolean sameEdit(List<LowRankDelta> a, List<LowRankDelta> b, NDManager scope) {
-        if (a.size() != b.size()) {
-            return false;
-        }
-        for (int i = 0; i < a.size(); i++) {
-            if (!Arrays.equals(FloatMatrix.of(a.get(i).dense(scope)).data(), FloatMatrix.of(b.get(i).dense(scope)).data())) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static EditHyperparameters withNse(EditHyperparameters.Nse nse) {
-        EditHyperparameters h = Stories.HYPERPARAMETERS;
-        return new EditHyperparameters(h.description(), h.layers(), h.lambda(), h.target(), h.contextTemplates(), h.secondMoment(),
-                nse, h.alphaEdit(), h.prune());
     }
 
     private static Map<Integer, FloatMatrix> mlpWeights(LanguageModel model, NDManager scope) {

@@ -12,6 +12,8 @@ import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.ejml.dense.row.SingularOps_DDRM;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
 import org.junit.jupiter.api.Test;
 
 class PruneRestraintTest {
@@ -40,8 +42,12 @@ class PruneRestraintTest {
         return out;
     }
 
+    /**
+     * After each of N edits the model holds W0 + U F(Σ) Vᵀ with U Σ Vᵀ the dense SVD of the plain SUM of the edits (F
+     * applied once, as the reference does), not F of an already restrained accumulation plus the next edit.
+     */
     @Test
-    void restrainedSingularValuesFollowTheLogFormulaAgainstDenseSvd() {
+    void restraintOfNEditsIsFAppliedOnceToTheirSumAgainstDenseSvd() {
         Random random = new Random(7);
         int rows = 8;
         int cols = 12;
@@ -52,25 +58,62 @@ class PruneRestraintTest {
         assertEquals(sigmaMax, prune.originalLargestSingularValue(3), 1e-9);
 
         DMatrixRMaj published = new DMatrixRMaj(rows, cols);  // W − W0 as the model holds it
-        for (int step = 0; step < 4; step++) {
+        DMatrixRMaj sum = new DMatrixRMaj(rows, cols);        // the edits' plain sum
+        boolean restrainedTwice = false;
+        for (int step = 0; step < 5; step++) {
             LowRankDelta edit = new LowRankDelta(3, random(random, rows, 2, 3.0), random(random, cols, 2, 3.0));
-            DMatrixRMaj accumulated = new DMatrixRMaj(rows, cols);
-            CommonOps_DDRM.add(published, dense(edit), accumulated);
-            double[] raw = descending(accumulated);
-            assertTrue(raw[0] > sigmaMax, "the test needs perturbations above σmax(W0)");
-
+            CommonOps_DDRM.addEquals(sum, dense(edit));
+            CommonOps_DDRM.addEquals(published, dense(edit));
             LowRankDelta correction = prune.afterEdit(edit);
-            DMatrixRMaj restrained = accumulated.copy();
             if (correction != null) {
-                CommonOps_DDRM.addEquals(restrained, dense(correction));
+                CommonOps_DDRM.addEquals(published, dense(correction));
             }
-            double[] actual = descending(restrained);
-            for (int i = 0; i < raw.length; i++) {
-                double expected = raw[i] >= sigmaMax ? Math.log(raw[i]) - Math.log(sigmaMax) + sigmaMax : raw[i];
-                assertEquals(expected, actual[i], 1e-4 * Math.max(1, raw[0]), "σ" + i + " at step " + step);
+            SingularValueDecomposition_F64<DMatrixRMaj> svd = DecompositionFactory_DDRM.svd(rows, cols, true, true, true);
+            assertTrue(svd.decompose(sum.copy()));
+            DMatrixRMaj sigma = svd.getW(null);
+            int above = 0;
+            for (int i = 0; i < Math.min(rows, cols); i++) {
+                double s = sigma.get(i, i);
+                if (s >= sigmaMax) {
+                    sigma.set(i, i, Math.log(s) - Math.log(sigmaMax) + sigmaMax);
+                    above++;
+                }
             }
-            published = restrained;
+            assertTrue(above > 0, "the test needs perturbations above σmax(W0)");
+            restrainedTwice |= step > 0 && above > 0;
+            DMatrixRMaj expected = new DMatrixRMaj(rows, cols);
+            DMatrixRMaj us = new DMatrixRMaj(rows, cols);
+            CommonOps_DDRM.mult(svd.getU(null, false), sigma, us);
+            CommonOps_DDRM.multTransB(us, svd.getV(null, false), expected);
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < cols; j++) {
+                    assertEquals(expected.get(i, j), published.get(i, j), 1e-4 * Math.max(1, CommonOps_DDRM.elementMaxAbs(sum)),
+                            "entry " + i + ", " + j + " after edit " + step);
+                }
+            }
         }
+        assertTrue(restrainedTwice, "later edits must meet an accumulation that was restrained before");
+    }
+
+    /** A restraint given another's totals continues as that one does, bit for bit: what a restored editor relies on. */
+    @Test
+    void restraintResetToTotalsContinuesBitForBit() {
+        Random random = new Random(5);
+        FloatMatrix original = random(random, 6, 10, 1.0);
+        PruneRestraint first = new PruneRestraint(Math.E);
+        PruneRestraint second = new PruneRestraint(Math.E);
+        first.registerOriginal(1, original);
+        second.registerOriginal(1, original);
+        for (int step = 0; step < 3; step++) {
+            first.afterEdit(new LowRankDelta(1, random(random, 6, 1, 3.0), random(random, 10, 1, 3.0)));
+        }
+        second.resetTo(first.totals());
+        LowRankDelta next = new LowRankDelta(1, random(random, 6, 2, 3.0), random(random, 10, 2, 3.0));
+        LowRankDelta expected = first.afterEdit(next);
+        LowRankDelta actual = second.afterEdit(next);
+        assertTrue(expected != null, "the test needs a restrained direction");
+        assertEquals(expected, actual);
+        assertEquals(first.totals(), second.totals());
     }
 
     @Test

@@ -55,6 +55,56 @@ class SecondMomentStatsTest {
         }
     }
 
+    /**
+     * The blocked, striped accumulation is Σ k kᵀ / n: against a float64 sum row by row, over key blocks that cross a
+     * product's boundary and a width that the stripes do not divide evenly; symmetric exactly, and the same bits again.
+     */
+    @Test
+    void accumulationIsTheMeanOuterProductOfTheKeys() {
+        int dim = 37;
+        int[] blockRows = {3000, 2500, 1700};
+        java.util.Random random = new java.util.Random(7);
+        float[][] blocks = new float[blockRows.length][];
+        for (int b = 0; b < blocks.length; b++) {
+            blocks[b] = new float[blockRows[b] * dim];
+            for (int i = 0; i < blocks[b].length; i++) {
+                blocks[b][i] = (float) random.nextGaussian();
+            }
+        }
+        double[] expected = new double[dim * dim];
+        long count = 0;
+        for (int b = 0; b < blocks.length; b++) {
+            for (int r = 0; r < blockRows[b]; r++, count++) {
+                for (int i = 0; i < dim; i++) {
+                    for (int j = 0; j < dim; j++) {
+                        expected[i * dim + j] += (double) blocks[b][r * dim + i] * blocks[b][r * dim + j];
+                    }
+                }
+            }
+        }
+        FloatMatrix first = null;
+        for (int run = 0; run < 2; run++) {
+            try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+                SecondMomentStats.Accumulator accumulator = new SecondMomentStats.Accumulator(manager, dim);
+                for (int b = 0; b < blocks.length; b++) {
+                    accumulator.add(manager.create(blocks[b], new ai.djl.ndarray.types.Shape(blockRows[b], dim)));
+                }
+                FloatMatrix mean = accumulator.mean(count);
+                for (int i = 0; i < dim; i++) {
+                    for (int j = 0; j < dim; j++) {
+                        assertEquals(expected[i * dim + j] / count, mean.get(i, j), 1e-4, "entry " + i + ", " + j);
+                        assertEquals(mean.get(i, j), mean.get(j, i));
+                    }
+                }
+                if (first == null) {
+                    first = mean;
+                } else {
+                    assertEquals(first, mean, "the same keys, the same bits");
+                }
+            }
+        }
+    }
+
     private static double distance(FloatMatrix a, FloatMatrix b) {
         double sum = 0;
         for (int i = 0; i < a.data().length; i++) {
