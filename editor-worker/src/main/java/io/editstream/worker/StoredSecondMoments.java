@@ -40,10 +40,9 @@ final class StoredSecondMoments {
     /** C0 per edit layer: the model's own, or one derived for the same base and settings, or computed and stored. */
     static Stored loadOrCompute(CheckpointStore store, String modelId, LanguageModel model, NDManager manager, int[] layers,
                                 int samples, Supplier<String> corpus) throws IOException {
-        Optional<String> pinned = store.ref(modelId, REF);
+        Optional<Stored> pinned = pinned(store, modelId, layers);
         if (pinned.isPresent()) {
-            log.info("model {}: C0 read from the store (blob {}, the model's own)", modelId, pinned.get());
-            return new Stored(pinned.get(), read(store, modelId, pinned.get(), layers));
+            return pinned.get();
         }
         String text = corpus.get();
         String name = "c0-" + SecondMomentStats.key(model.weightsSha256(), layers,
@@ -64,6 +63,16 @@ final class StoredSecondMoments {
         }
         store.putRef(modelId, REF, stored.blob());
         return stored;
+    }
+
+    /** The C0 the model's chain was written with; empty before its first worker computed or found one. */
+    static Optional<Stored> pinned(CheckpointStore store, String modelId, int[] layers) throws IOException {
+        Optional<String> pinned = store.ref(modelId, REF);
+        if (pinned.isEmpty()) {
+            return Optional.empty();
+        }
+        log.info("model {}: C0 read from the store (blob {}, the model's own)", modelId, pinned.get());
+        return Optional.of(new Stored(pinned.get(), read(store, modelId, pinned.get(), layers)));
     }
 
     private static Map<Integer, FloatMatrix> read(CheckpointStore store, String modelId, String blob, int[] layers) throws IOException {
