@@ -1,6 +1,10 @@
 package io.editstream.cli;
 
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+import org.apache.kafka.clients.CommonClientConfigs;
 
 import picocli.CommandLine.Option;
 
@@ -16,6 +20,13 @@ final class Endpoints {
     @Option(names = "--registry", required = true, paramLabel = "URL", converter = SchemaRegistry.Converter.class,
             description = "Apicurio Registry: http://host:port or http://host:port/apis/registry/v3.")
     SchemaRegistry registry;
+
+    /** Settings every Kafka client of the command starts from: the bootstrap servers. */
+    Map<String, Object> kafka() {
+        Map<String, Object> config = new HashMap<>();
+        config.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
+        return config;
+    }
 
     /** Fails with a clear {@link CommandFailure} when the broker or the registry does not answer in time. */
     void requireReachable() {
