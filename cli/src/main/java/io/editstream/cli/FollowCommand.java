@@ -9,18 +9,10 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import ai.djl.Device;
-import io.editstream.checkpoint.BaseModel;
-import io.editstream.checkpoint.CheckpointStore;
 import io.editstream.checkpoint.follow.CheckpointFollower;
 import io.editstream.checkpoint.follow.FollowStatus;
 import io.editstream.checkpoint.follow.FollowTarget;
 import io.editstream.checkpoint.follow.Refusal;
-import io.editstream.checkpoint.follow.VersionSink;
-import io.editstream.checkpoint.objects.ObjectStores;
-import io.editstream.model.LanguageModel;
-import io.editstream.model.format.ModelLoader;
-import io.editstream.serving.CompletionServer;
-import io.editstream.serving.ServedModel;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -94,8 +86,14 @@ final class FollowCommand implements Callable<Integer> {
         }
         endpoints.requireReachable();
         PrintWriter out = spec.commandLine().getOut();
-        try (Subscriber subscriber = new Subscriber()) {
-            subscriber.open();
+        CheckpointFollower.Settings settings = CheckpointFollower.Settings.of(endpoints.cluster.bootstrapServers(),
+                endpoints.registry.serdeSettings(), modelId).withKafkaConfig(endpoints.kafka());
+        if (target != null) {
+            settings = settings.withStart(target.target());
+        }
+        FleetSubscriber.Serving serving = port == null ? null
+                : new FleetSubscriber.Serving(port, weights, device == ModelOptions.DeviceKind.gpu ? Device.gpu() : Device.cpu(), threads);
+        try (FleetSubscriber subscriber = FleetSubscriber.start(store, settings, serving)) {
             CountDownLatch stopped = new CountDownLatch(1);
             Thread hook = new Thread(() -> {
                 subscriber.close();
@@ -103,11 +101,11 @@ final class FollowCommand implements Callable<Integer> {
             }, "editstream-follow-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
             out.println("following " + modelId + " on " + endpoints.cluster.bootstrapServers() + " (store " + store + ")"
-                    + (subscriber.server == null ? "" : "; completions on http://127.0.0.1:" + subscriber.server.port()
+                    + (subscriber.server() == null ? "" : "; completions on http://127.0.0.1:" + subscriber.server().port()
                     + "/v1/completions") + "; Ctrl-C stops it");
             out.flush();
             try {
-                report(subscriber.follower, stopped, out);
+                report(subscriber.follower(), stopped, out);
             } finally {
                 try {
                     Runtime.getRuntime().removeShutdownHook(hook);
@@ -131,82 +129,6 @@ final class FollowCommand implements Callable<Integer> {
             }
             if (now.state() == FollowStatus.State.FAILED) {
                 throw new CommandFailure(modelId + ": " + now.failure());
-            }
-        }
-    }
-
-    /** The follower and what it serves, closed once whether Ctrl-C or a failure ends the command. */
-    private final class Subscriber implements AutoCloseable {
-        private CheckpointStore checkpoints;
-        private ServedModel served;
-        private CompletionServer server;
-        private CheckpointFollower follower;
-        private boolean closed;
-
-        synchronized void open() throws IOException {
-            checkpoints = new CheckpointStore(ObjectStores.open(store), 0);
-            CheckpointFollower.Settings settings = CheckpointFollower.Settings.of(endpoints.cluster.bootstrapServers(),
-                    endpoints.registry.serdeSettings(), modelId);
-            if (target != null) {
-                settings = settings.withStart(target.target());
-            }
-            VersionSink sink = VersionSink.NONE;
-            if (port != null) {
-                served = new ServedModel(modelId, loadWeights());
-                settings = settings.withExpectedBase(served.baseSha256());
-                sink = served;
-                server = CompletionServer.start(port, served, () -> follower.status(), threads);
-            }
-            follower = CheckpointFollower.start(settings, checkpoints, sink);
-        }
-
-        private LanguageModel loadWeights() throws IOException {
-            Path path = weights;
-            if (path == null) {
-                BaseModel base = checkpoints.base(modelId).orElseThrow(() -> new CommandFailure("model " + modelId
-                        + " has no base in the store " + store + " yet: give --weights, or start its worker first"));
-                path = Path.of(base.source());
-            }
-            try {
-                return ModelLoader.load(ModelOptions.resolve(path), device == ModelOptions.DeviceKind.gpu ? Device.gpu() : Device.cpu());
-            } catch (IOException e) {
-                throw new CommandFailure("cannot load the weights to serve from " + path + ": " + e.getMessage(), e);
-            }
-        }
-
-        @Override
-        public synchronized void close() {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            // closing waits for the follower's thread and the requests in flight; an interrupt left set would cut that short
-            boolean interrupted = Thread.interrupted();
-            try {
-                closeAll();
-            } finally {
-                if (interrupted) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-        }
-
-        private void closeAll() {
-            if (follower != null) {
-                follower.close();
-            }
-            if (server != null) {
-                server.close();
-            }
-            if (served != null) {
-                served.close();
-            }
-            if (checkpoints != null) {
-                try {
-                    checkpoints.close();
-                } catch (IOException e) {
-                    spec.commandLine().getErr().println("closing the store: " + e.getMessage());
-                }
             }
         }
     }
