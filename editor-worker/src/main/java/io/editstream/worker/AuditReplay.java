@@ -2,6 +2,7 @@ package io.editstream.worker;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
 import io.editstream.checkpoint.BaseModel;
 import io.editstream.checkpoint.CheckpointStore;
 import io.editstream.checkpoint.Manifest;
@@ -130,6 +131,8 @@ public final class AuditReplay {
         int[] layers = recorded.hyperparameters().layerArray();
         Manifest.EditorInfo info = new Manifest.EditorInfo(recorded.editor(), recorded.hyperparametersSha256(), null);
         NavigableMap<Long, Optional<io.editstream.edit.EditRequest>> known = new TreeMap<>();
+        // PyTorch's grad mode is per thread and on in a new one; the editors expect it off outside their own collectors
+        JniUtils.setGradMode(false);
         try (CheckpointStore again = new CheckpointStore(ObjectStores.open(scratch.toString()), 0);
              LanguageModel model = ModelLoader.load(path, Device.cpu());
              LanguageModel baseCopy = ModelLoader.load(path, Device.cpu());

@@ -43,10 +43,13 @@ public final class EmbeddedKafka implements AutoCloseable {
     private final String bootstrapServers;
     private final Properties properties;
     private KafkaRaftServer server;
+    /** Whether the log directory outlives the broker (a restart of the process finds its data again). */
+    private final boolean persistent;
     private boolean closed;
 
-    private EmbeddedKafka(Path logDir, String bootstrapServers, Properties properties, KafkaRaftServer server) {
+    private EmbeddedKafka(Path logDir, boolean persistent, String bootstrapServers, Properties properties, KafkaRaftServer server) {
         this.logDir = logDir;
+        this.persistent = persistent;
         this.bootstrapServers = bootstrapServers;
         this.properties = properties;
         this.server = server;
@@ -65,17 +68,54 @@ public final class EmbeddedKafka implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the broker's log directory", e);
         }
+        try {
+            return start(logDir, false, formatted(logDir, overrides));
+        } catch (RuntimeException | Error e) {
+            deleteRecursively(logDir);
+            throw e;
+        }
+    }
+
+    /**
+     * A broker whose log directory {@code dir} survives it: formatted on the first start, and started again on the
+     * same directory and ports by later ones (its {@code server.properties} holds them), so every record, committed
+     * offset and transaction of an earlier process is still there. Closing it keeps the directory.
+     */
+    public static EmbeddedKafka startPersistent(Path dir) {
+        Path config = dir.resolve("server.properties");
+        Properties props;
+        if (Files.isRegularFile(config)) {
+            props = new Properties();
+            try (var in = Files.newInputStream(config)) {
+                props.load(in);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the broker's configuration " + config, e);
+            }
+        } else {
+            try {
+                Files.createDirectories(dir);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create the broker's log directory " + dir, e);
+            }
+            props = formatted(dir, Map.of());
+        }
+        return start(dir, true, props);
+    }
+
+    private static Properties formatted(Path logDir, Map<String, String> overrides) {
+        Properties props = brokerProperties(logDir, LoopbackPorts.freePort(), LoopbackPorts.freePort());
+        overrides.forEach(props::setProperty);
+        format(logDir, props);
+        return props;
+    }
+
+    private static EmbeddedKafka start(Path logDir, boolean persistent, Properties props) {
         KafkaRaftServer server = null;
         try {
-            int brokerPort = LoopbackPorts.freePort();
-            int controllerPort = LoopbackPorts.freePort();
-            Properties props = brokerProperties(logDir, brokerPort, controllerPort);
-            overrides.forEach(props::setProperty);
-            format(logDir, props);
             server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
             server.startup();
-            String bootstrap = "127.0.0.1:" + brokerPort;
-            EmbeddedKafka kafka = new EmbeddedKafka(logDir, bootstrap, props, server);
+            String bootstrap = advertised(props, "PLAINTEXT");
+            EmbeddedKafka kafka = new EmbeddedKafka(logDir, persistent, bootstrap, props, server);
             kafka.awaitReady();
             log.info("Kafka broker ready on {} (log dir {})", bootstrap, logDir);
             return kafka;
@@ -83,7 +123,6 @@ public final class EmbeddedKafka implements AutoCloseable {
             if (server != null) {
                 stopQuietly(server);
             }
-            deleteRecursively(logDir);
             throw e;
         }
     }
@@ -133,6 +172,16 @@ public final class EmbeddedKafka implements AutoCloseable {
                     + output.toString(StandardCharsets.UTF_8));
         }
         log.debug("formatted {}: {}", logDir, output.toString(StandardCharsets.UTF_8).strip());
+    }
+
+    /** The host:port a listener advertises. */
+    private static String advertised(Properties props, String listener) {
+        for (String entry : props.getProperty("advertised.listeners").split(",")) {
+            if (entry.startsWith(listener + "://")) {
+                return entry.substring(listener.length() + 3);
+            }
+        }
+        throw new IllegalArgumentException("the broker advertises no listener " + listener + ": " + props.getProperty("advertised.listeners"));
     }
 
     private void awaitReady() {
@@ -211,7 +260,9 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
         closed = true;
         stopQuietly(server);
-        deleteRecursively(logDir);
+        if (!persistent) {
+            deleteRecursively(logDir);
+        }
         log.info("Kafka broker on {} stopped", bootstrapServers);
     }
 
