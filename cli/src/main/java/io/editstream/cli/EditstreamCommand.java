@@ -29,6 +29,7 @@ import picocli.CommandLine.Spec;
             WorkerCommand.class,
             FollowCommand.class,
             ReplayCommand.class,
+            ServeCommand.class,
         })
 public final class EditstreamCommand implements Runnable {
     public static final int EXIT_FAILURE = 1;

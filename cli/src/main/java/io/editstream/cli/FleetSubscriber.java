@@ -1,12 +1,19 @@
 package io.editstream.cli;
 
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 import ai.djl.Device;
 import io.editstream.checkpoint.BaseModel;
 import io.editstream.checkpoint.CheckpointStore;
 import io.editstream.checkpoint.follow.CheckpointFollower;
+import io.editstream.checkpoint.follow.FollowStatus;
+import io.editstream.checkpoint.follow.Refusal;
 import io.editstream.checkpoint.follow.VersionSink;
 import io.editstream.checkpoint.objects.ObjectStores;
 import io.editstream.model.LanguageModel;
@@ -90,6 +97,52 @@ final class FleetSubscriber implements AutoCloseable {
     /** The HTTP endpoint; null when not serving. */
     CompletionServer server() {
         return server;
+    }
+
+    /**
+     * Prints a line whenever what the subscriber serves changes, until {@code stopped} counts down, an interrupt, or
+     * the follower fails (a {@link CommandFailure}).
+     */
+    void reportUntil(CountDownLatch stopped, PrintWriter out) {
+        FollowStatus shown = null;
+        while (!awaitStop(stopped)) {
+            FollowStatus now = follower.status();
+            if (shown == null || changed(shown, now)) {
+                out.println(line(now));
+                out.flush();
+                shown = now;
+            }
+            if (now.state() == FollowStatus.State.FAILED) {
+                throw new CommandFailure(now.modelId() + ": " + now.failure());
+            }
+        }
+    }
+
+    private static boolean changed(FollowStatus before, FollowStatus now) {
+        return before.state() != now.state() || before.version() != now.version() || before.latestCommitted() != now.latestCommitted()
+                || !before.target().equals(now.target()) || !Objects.equals(before.lastRefusal(), now.lastRefusal());
+    }
+
+    static String line(FollowStatus status) {
+        StringBuilder line = new StringBuilder(status.modelId()).append(": ").append(status.state().name().toLowerCase(Locale.ROOT));
+        if (status.version() >= 0) {
+            line.append(", version ").append(status.version());
+        }
+        line.append(" (latest committed ").append(status.latestCommitted()).append(", ").append(status.target()).append(')');
+        Refusal refusal = status.lastRefusal();
+        if (refusal != null) {
+            line.append("; refused version ").append(refusal.version()).append(": ").append(refusal.reason());
+        }
+        return line.toString();
+    }
+
+    private static boolean awaitStop(CountDownLatch stopped) {
+        try {
+            return stopped.await(1, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return true;
+        }
     }
 
     @Override

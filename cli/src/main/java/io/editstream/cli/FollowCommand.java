@@ -3,16 +3,12 @@ package io.editstream.cli;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 
 import ai.djl.Device;
 import io.editstream.checkpoint.follow.CheckpointFollower;
-import io.editstream.checkpoint.follow.FollowStatus;
 import io.editstream.checkpoint.follow.FollowTarget;
-import io.editstream.checkpoint.follow.Refusal;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -105,7 +101,7 @@ final class FollowCommand implements Callable<Integer> {
                     + "/v1/completions") + "; Ctrl-C stops it");
             out.flush();
             try {
-                report(subscriber.follower(), stopped, out);
+                subscriber.reportUntil(stopped, out);
             } finally {
                 try {
                     Runtime.getRuntime().removeShutdownHook(hook);
@@ -115,48 +111,5 @@ final class FollowCommand implements Callable<Integer> {
             }
         }
         return 0;
-    }
-
-    /** Prints a line whenever what the subscriber serves changes, until Ctrl-C, an interrupt, or a failure. */
-    private void report(CheckpointFollower follower, CountDownLatch stopped, PrintWriter out) {
-        FollowStatus shown = null;
-        while (!awaitStop(stopped)) {
-            FollowStatus now = follower.status();
-            if (shown == null || changed(shown, now)) {
-                out.println(line(now));
-                out.flush();
-                shown = now;
-            }
-            if (now.state() == FollowStatus.State.FAILED) {
-                throw new CommandFailure(modelId + ": " + now.failure());
-            }
-        }
-    }
-
-    private static boolean changed(FollowStatus before, FollowStatus now) {
-        return before.state() != now.state() || before.version() != now.version() || before.latestCommitted() != now.latestCommitted()
-                || !before.target().equals(now.target()) || !Objects.equals(before.lastRefusal(), now.lastRefusal());
-    }
-
-    static String line(FollowStatus status) {
-        StringBuilder line = new StringBuilder(status.modelId()).append(": ").append(status.state().name().toLowerCase(java.util.Locale.ROOT));
-        if (status.version() >= 0) {
-            line.append(", version ").append(status.version());
-        }
-        line.append(" (latest committed ").append(status.latestCommitted()).append(", ").append(status.target()).append(')');
-        Refusal refusal = status.lastRefusal();
-        if (refusal != null) {
-            line.append("; refused version ").append(refusal.version()).append(": ").append(refusal.reason());
-        }
-        return line.toString();
-    }
-
-    private static boolean awaitStop(CountDownLatch stopped) {
-        try {
-            return stopped.await(1, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return true;
-        }
     }
 }
