@@ -82,8 +82,8 @@ final class FollowCommand implements Callable<Integer> {
         }
         endpoints.requireReachable();
         PrintWriter out = spec.commandLine().getOut();
-        CheckpointFollower.Settings settings = CheckpointFollower.Settings.of(endpoints.cluster.bootstrapServers(),
-                endpoints.registry.serdeSettings(), modelId).withKafkaConfig(endpoints.kafka());
+        CheckpointFollower.Settings settings = CheckpointFollower.Settings.of(endpoints.bootstrapServers(),
+                endpoints.serdes(), modelId).withKafkaConfig(endpoints.kafka());
         if (target != null) {
             settings = settings.withStart(target.target());
         }
@@ -96,7 +96,7 @@ final class FollowCommand implements Callable<Integer> {
                 stopped.countDown();
             }, "editstream-follow-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
-            out.println("following " + modelId + " on " + endpoints.cluster.bootstrapServers() + " (store " + store + ")"
+            out.println("following " + modelId + " on " + endpoints.bootstrapServers() + " (store " + store + ")"
                     + (subscriber.server() == null ? "" : "; completions on http://127.0.0.1:" + subscriber.server().port()
                     + "/v1/completions") + "; Ctrl-C stops it");
             out.flush();

@@ -61,7 +61,7 @@ final class ReplayCommand implements Callable<Integer> {
                 throw new CommandFailure("model " + modelId + " has no versions in the store " + store);
             }
             long last = toVersion != null ? toVersion : versions.get(versions.size() - 1);
-            List<EditBatch> log = AuditReplay.readLog(endpoints.kafka(), endpoints.registry.serdeSettings(), modelId);
+            List<EditBatch> log = AuditReplay.readLog(endpoints.kafka(), endpoints.serdes(), modelId);
             out.println("replaying " + modelId + " versions 1.." + last + " from " + log.size() + " batches of the edit log");
             out.flush();
             long started = System.nanoTime();

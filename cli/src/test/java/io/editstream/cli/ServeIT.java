@@ -139,6 +139,8 @@ class ServeIT {
                     HttpResponse.BodyHandlers.ofString());
             assertEquals(200, subjects.statusCode(), subjects.body());
             assertTrue(subjects.body().contains("editstream.corrections"), "the Confluent-compatible API lists the schemas: " + subjects.body());
+            // the reachability check of a command accepts the Confluent-compatible form too
+            SchemaRegistry.parse(serve.confluent, ClientConfig.none()).requireReachable(Endpoints.CONNECT_TIMEOUT);
 
             HttpResponse<String> rolledBack = serve.post("/v1/admin/target", "{\"rollback_to\": 1}");
             assertEquals(200, rolledBack.statusCode(), rolledBack.body());

@@ -29,9 +29,10 @@ final class CommittedCheckpoints {
     }
 
     /** Model id → its highest committed version. */
-    static Map<String, CheckpointPublished> read(String bootstrapServers, SerdeSettings serdes) {
+    /** @param kafka Kafka client settings (bootstrap servers, security) */
+    static Map<String, CheckpointPublished> read(Map<String, Object> kafka, SerdeSettings serdes) {
         Properties properties = new Properties();
-        properties.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        properties.putAll(kafka);
         properties.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         properties.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         properties.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");

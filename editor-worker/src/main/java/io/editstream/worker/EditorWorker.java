@@ -23,6 +23,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -53,7 +54,8 @@ public final class EditorWorker implements AutoCloseable {
     /** Consecutive failures of one model's batch before the worker stops the model instead of trying again. */
     private static final int MAX_ATTEMPTS = 3;
 
-    private final String bootstrapServers;
+    /** Kafka client settings every client of the worker starts from (bootstrap servers, security). */
+    private final Map<String, Object> kafka;
     private final SerdeSettings serdes;
     private final WorkerSettings settings;
     private final Map<String, ModelRuntime> runtimes;
@@ -77,13 +79,13 @@ public final class EditorWorker implements AutoCloseable {
     private boolean progressed;
     private volatile Throwable crash;
 
-    private EditorWorker(String bootstrapServers, SerdeSettings serdes, WorkerSettings settings, Map<String, ModelRuntime> runtimes) {
-        this.bootstrapServers = bootstrapServers;
+    private EditorWorker(Map<String, Object> kafka, SerdeSettings serdes, WorkerSettings settings, Map<String, ModelRuntime> runtimes) {
+        this.kafka = Map.copyOf(kafka);
         this.serdes = serdes;
         this.settings = settings;
         this.runtimes = runtimes;
         Properties properties = new Properties();
-        properties.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        properties.putAll(kafka);
         properties.put(ConsumerConfig.GROUP_ID_CONFIG, settings.groupId());
         properties.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         // offsets move only inside the transactions that publish what the batches became
@@ -100,12 +102,18 @@ public final class EditorWorker implements AutoCloseable {
      */
     public static EditorWorker start(String bootstrapServers, SerdeSettings serdes, CheckpointStore store, WorkerSettings settings,
                                      List<String> modelIds) throws IOException {
+        return start(Map.of(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers), serdes, store, settings, modelIds);
+    }
+
+    /** As {@link #start(String, SerdeSettings, CheckpointStore, WorkerSettings, List)}, every client starting from {@code kafka}. */
+    public static EditorWorker start(Map<String, Object> kafka, SerdeSettings serdes, CheckpointStore store, WorkerSettings settings,
+                                     List<String> modelIds) throws IOException {
         Map<String, ModelRuntime> runtimes = new LinkedHashMap<>();
         try {
             for (Map.Entry<String, WorkerSettings.ModelSettings> model : settings.select(modelIds).entrySet()) {
                 runtimes.put(model.getKey(), ModelRuntime.open(model.getKey(), model.getValue(), store));
             }
-            EditorWorker worker = new EditorWorker(bootstrapServers, serdes, settings, runtimes);
+            EditorWorker worker = new EditorWorker(kafka, serdes, settings, runtimes);
             worker.thread.start();
             return worker;
         } catch (IOException | RuntimeException | Error e) {
@@ -267,7 +275,7 @@ public final class EditorWorker implements AutoCloseable {
         int attempts = failures.merge(runtime.modelId(), 1, Integer::sum);
         log.error("model {}: batch failed (attempt {} of {})", runtime.modelId(), attempts, MAX_ATTEMPTS, e);
         try {
-            runtime.restore(CommittedCheckpoints.of(CommittedCheckpoints.read(bootstrapServers, serdes), runtime.modelId()));
+            runtime.restore(CommittedCheckpoints.of(CommittedCheckpoints.read(kafka, serdes), runtime.modelId()));
         } catch (IOException | RuntimeException restoreFailed) {
             stop(runtime, "cannot restore after a failed batch: " + restoreFailed);
         }
@@ -387,10 +395,10 @@ public final class EditorWorker implements AutoCloseable {
             }
             for (TopicPartition partition : partitions) {
                 // before reading the checkpoints: fencing aborts a zombie's open transaction, so the last stable offset moves on
-                publishers.put(partition, new PartitionPublisher(bootstrapServers, serdes, settings.transactionalIdPrefix(), partition));
+                publishers.put(partition, new PartitionPublisher(kafka, serdes, settings.transactionalIdPrefix(), partition));
                 queues.put(partition, new ArrayDeque<>());
             }
-            Map<String, CheckpointPublished> committed = CommittedCheckpoints.read(bootstrapServers, serdes);
+            Map<String, CheckpointPublished> committed = CommittedCheckpoints.read(kafka, serdes);
             for (ModelRuntime runtime : runtimes.values()) {
                 Optional<CheckpointPublished> version = CommittedCheckpoints.of(committed, runtime.modelId());
                 long committedVersion = version.map(CheckpointPublished::getVersion).orElse(0L);

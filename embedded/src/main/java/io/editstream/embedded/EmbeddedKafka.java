@@ -77,6 +77,46 @@ public final class EmbeddedKafka implements AutoCloseable {
     }
 
     /**
+     * As {@link #start()}, with a second listener, {@code SASL_PLAINTEXT} on a port of its own
+     * ({@link #saslBootstrapServers}), that admits only the given users by SASL/PLAIN: for checking that clients
+     * reach a secured cluster with their security settings. {@link #bootstrapServers} stays the plaintext listener.
+     *
+     * @param users user name → password
+     */
+    public static EmbeddedKafka startWithSaslPlain(Map<String, String> users) {
+        int port = LoopbackPorts.freePort();
+        StringBuilder jaas = new StringBuilder("org.apache.kafka.common.security.plain.PlainLoginModule required");
+        users.forEach((user, password) -> jaas.append(" user_").append(user).append("=\"").append(password).append('"'));
+        jaas.append(';');
+        Path logDir;
+        try {
+            logDir = Files.createTempDirectory("editstream-kafka-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the broker's log directory", e);
+        }
+        try {
+            Properties props = brokerProperties(logDir, LoopbackPorts.freePort(), LoopbackPorts.freePort());
+            String sasl = "SASL_PLAINTEXT://127.0.0.1:" + port;
+            props.setProperty("listeners", props.getProperty("listeners") + "," + sasl);
+            props.setProperty("advertised.listeners", props.getProperty("advertised.listeners") + "," + sasl);
+            props.setProperty("listener.security.protocol.map", props.getProperty("listener.security.protocol.map")
+                    + ",SASL_PLAINTEXT:SASL_PLAINTEXT");
+            props.setProperty("sasl.enabled.mechanisms", "PLAIN");
+            props.setProperty("listener.name.sasl_plaintext.plain.sasl.jaas.config", jaas.toString());
+            format(logDir, props);
+            return start(logDir, false, props);
+        } catch (RuntimeException | Error e) {
+            deleteRecursively(logDir);
+            throw e;
+        }
+    }
+
+    /** The SASL/PLAIN listener of a broker started by {@link #startWithSaslPlain}. */
+    public String saslBootstrapServers() {
+        return advertised(properties, "SASL_PLAINTEXT");
+    }
+
+    /**
      * A broker whose log directory {@code dir} survives it: formatted on the first start, and started again on the
      * same directory and ports by later ones (its {@code server.properties} holds them), so every record, committed
      * offset and transaction of an earlier process is still there. Closing it keeps the directory.
