@@ -20,9 +20,7 @@ import io.editstream.model.format.ModelLoader;
 import io.editstream.tensor.FloatMatrix;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,11 +32,6 @@ import java.util.SortedSet;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.LongConsumer;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,8 +47,6 @@ import org.slf4j.LoggerFactory;
 public final class AuditReplay {
 
     private static final Logger log = LoggerFactory.getLogger(AuditReplay.class);
-    private static final Duration POLL = Duration.ofMillis(200);
-    private static final Duration TIMEOUT = Duration.ofSeconds(60);
 
     private AuditReplay() {
     }
@@ -79,30 +70,12 @@ public final class AuditReplay {
      * @param kafka Kafka client settings (bootstrap servers, security); the consumer's own settings are added
      */
     public static List<EditBatch> readLog(Map<String, Object> kafka, SerdeSettings serdes, String modelId) {
-        Map<String, Object> properties = new HashMap<>(kafka);
-        properties.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        properties.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        properties.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         List<EditBatch> batches = new ArrayList<>();
-        try (KafkaConsumer<String, EditBatch> consumer = new KafkaConsumer<>(properties, new StringDeserializer(),
-                serdes.valueSerde(EditBatch.class).deserializer())) {
-            List<TopicPartition> partitions = consumer.partitionsFor(Topics.EDIT_REQUESTS, TIMEOUT).stream()
-                    .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions, TIMEOUT);
-            long deadline = System.nanoTime() + TIMEOUT.toNanos();
-            while (!end.entrySet().stream().allMatch(e -> consumer.position(e.getKey()) >= e.getValue())) {
-                if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("could not read " + Topics.EDIT_REQUESTS + " to its end " + end + " within " + TIMEOUT);
-                }
-                for (ConsumerRecord<String, EditBatch> record : consumer.poll(POLL)) {
-                    if (record.value().getModelId().equals(modelId)) {
-                        batches.add(record.value());
-                    }
-                }
+        CommittedLog.read(kafka, serdes, Topics.EDIT_REQUESTS, EditBatch.class, batch -> {
+            if (batch.getModelId().equals(modelId)) {
+                batches.add(batch);
             }
-        }
+        });
         return batches;
     }
 

@@ -62,12 +62,7 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     /** As {@link #start()}, with broker properties that override the defaults. */
     public static EmbeddedKafka start(Map<String, String> overrides) {
-        Path logDir;
-        try {
-            logDir = Files.createTempDirectory("editstream-kafka-");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create the broker's log directory", e);
-        }
+        Path logDir = temporaryLogDir();
         try {
             return start(logDir, false, formatted(logDir, overrides));
         } catch (RuntimeException | Error e) {
@@ -88,12 +83,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         StringBuilder jaas = new StringBuilder("org.apache.kafka.common.security.plain.PlainLoginModule required");
         users.forEach((user, password) -> jaas.append(" user_").append(user).append("=\"").append(password).append('"'));
         jaas.append(';');
-        Path logDir;
-        try {
-            logDir = Files.createTempDirectory("editstream-kafka-");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create the broker's log directory", e);
-        }
+        Path logDir = temporaryLogDir();
         try {
             Properties props = brokerProperties(logDir, LoopbackPorts.freePort(), LoopbackPorts.freePort());
             String sasl = "SASL_PLAINTEXT://127.0.0.1:" + port;
@@ -140,6 +130,14 @@ public final class EmbeddedKafka implements AutoCloseable {
             props = formatted(dir, Map.of());
         }
         return start(dir, true, props);
+    }
+
+    private static Path temporaryLogDir() {
+        try {
+            return Files.createTempDirectory("editstream-kafka-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the broker's log directory", e);
+        }
     }
 
     private static Properties formatted(Path logDir, Map<String, String> overrides) {
