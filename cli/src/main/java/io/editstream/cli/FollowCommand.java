@@ -33,6 +33,9 @@ final class FollowCommand implements Callable<Integer> {
     @Mixin
     Endpoints endpoints;
 
+    @Mixin
+    MetricsOption metrics;
+
     @Option(names = "--store", required = true, paramLabel = "URI",
             description = "Checkpoint store: a directory, file:///PATH or s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION.")
     String store;
@@ -89,7 +92,12 @@ final class FollowCommand implements Callable<Integer> {
         }
         FleetSubscriber.Serving serving = port == null ? null
                 : new FleetSubscriber.Serving(port, weights, device == ModelOptions.DeviceKind.gpu ? Device.gpu() : Device.cpu(), threads);
-        try (FleetSubscriber subscriber = FleetSubscriber.start(store, settings, serving)) {
+        try (FleetSubscriber subscriber = FleetSubscriber.start(store, settings, serving);
+             Telemetry telemetry = metrics.start()) {
+            telemetry.bindFollower(subscriber.follower());
+            if (subscriber.server() != null) {
+                telemetry.serveOn(subscriber.server());
+            }
             CountDownLatch stopped = new CountDownLatch(1);
             Thread hook = new Thread(() -> {
                 subscriber.close();

@@ -50,6 +50,9 @@ final class StreamsCommand implements Callable<Integer> {
     @Mixin
     Endpoints endpoints;
 
+    @Mixin
+    MetricsOption metrics;
+
     @Option(names = "--models", split = ",", paramLabel = "MODEL",
             description = "Models the deployment edits (overrides editstream.models of --config).")
     List<String> models;
@@ -73,7 +76,7 @@ final class StreamsCommand implements Callable<Integer> {
     int progressSeconds;
 
     @Override
-    public Integer call() {
+    public Integer call() throws IOException {
         Properties properties = endpoints.config().editstreamProperties();
         if (models != null) {
             properties.setProperty(TopologySettings.MODELS, String.join(",", models));
@@ -103,6 +106,14 @@ final class StreamsCommand implements Callable<Integer> {
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new CommandFailure("cannot start the corrections topology: " + e.getMessage(), e);
         }
+        Telemetry telemetry;
+        try {
+            telemetry = metrics.start();
+        } catch (IOException | RuntimeException e) {
+            app.close();
+            throw e instanceof CommandFailure failure ? failure : new CommandFailure("cannot serve metrics: " + e.getMessage(), e);
+        }
+        telemetry.bindStreams(app, settings);
         CountDownLatch stopped = new CountDownLatch(1);
         Thread shutdownHook = new Thread(() -> {
             app.close();
@@ -124,6 +135,7 @@ final class StreamsCommand implements Callable<Integer> {
                 out.flush();
             }
         } finally {
+            telemetry.close();
             if (stopped.getCount() > 0) {
                 // Closing waits for the stream threads; an interrupt flag left set would cut that wait short.
                 boolean interrupted = Thread.interrupted();
@@ -184,26 +196,12 @@ final class StreamsCommand implements Callable<Integer> {
     }
 
     private static String progressLine(Map<MetricName, ? extends Metric> metrics, TopologySettings settings) {
-        return "in " + topicTotal(metrics, "records-consumed-total", settings.correctionsTopic())
-                + " corrections; out " + topicTotal(metrics, "records-produced-total", settings.editRequestsTopic())
-                + " batches, " + topicTotal(metrics, "records-produced-total", settings.deadLetterTopic())
+        return "in " + Telemetry.topicTotal(metrics, "records-consumed-total", settings.correctionsTopic())
+                + " corrections; out " + Telemetry.topicTotal(metrics, "records-produced-total", settings.editRequestsTopic())
+                + " batches, " + Telemetry.topicTotal(metrics, "records-produced-total", settings.deadLetterTopic())
                 + " dead letters; dropped " + PipelineMetrics.total(metrics, PipelineMetrics.EXACT_DUPLICATES)
                 + " + " + PipelineMetrics.total(metrics, PipelineMetrics.SEMANTIC_DUPLICATES)
                 + " duplicates (id + fact); superseded " + PipelineMetrics.total(metrics, PipelineMetrics.SUPERSEDED)
                 + "; late " + PipelineMetrics.total(metrics, PipelineMetrics.LATE);
-    }
-
-    /** Kafka Streams' per-topic counters (group stream-topic-metrics), summed over tasks. */
-    private static long topicTotal(Map<MetricName, ? extends Metric> metrics, String name, String topic) {
-        double sum = 0;
-        for (var entry : metrics.entrySet()) {
-            MetricName metric = entry.getKey();
-            if (metric.group().equals("stream-topic-metrics") && metric.name().equals(name)
-                    && topic.equals(metric.tags().get("topic"))
-                    && entry.getValue().metricValue() instanceof Number value) {
-                sum += value.doubleValue();
-            }
-        }
-        return Math.round(sum);
     }
 }

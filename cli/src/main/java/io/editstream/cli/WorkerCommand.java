@@ -29,6 +29,9 @@ final class WorkerCommand implements Callable<Integer> {
     @Mixin
     Endpoints endpoints;
 
+    @Mixin
+    MetricsOption metrics;
+
     @Option(names = "--store", required = true, paramLabel = "URI",
             description = "Checkpoint store: a directory, file:///PATH or s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION.")
     String store;
@@ -54,7 +57,8 @@ final class WorkerCommand implements Callable<Integer> {
         }
         endpoints.requireReachable();
         int snapshots = snapshotEvery != null ? snapshotEvery : settings.snapshotEvery();
-        try (CheckpointStore checkpoints = new CheckpointStore(ObjectStores.open(store), snapshots)) {
+        try (CheckpointStore checkpoints = new CheckpointStore(ObjectStores.open(store), snapshots);
+             Telemetry telemetry = metrics.start()) {
             EditorWorker worker;
             try {
                 worker = EditorWorker.start(endpoints.kafka(), endpoints.serdes(), checkpoints,
@@ -62,14 +66,17 @@ final class WorkerCommand implements Callable<Integer> {
             } catch (IllegalArgumentException | IllegalStateException e) {
                 throw new CommandFailure("cannot start the worker: " + e.getMessage(), e);
             }
+            telemetry.bindWorker(worker);
             // SIGTERM and SIGINT run the hooks: the batch in progress commits (or aborts) before the JVM exits
             Thread hook = new Thread(worker::close, "editstream-worker-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
             PrintWriter out = new PrintWriter(System.out, true);
             out.println("editor worker running on " + endpoints.bootstrapServers() + " for models " + models
                     + " (store " + store + "); SIGTERM or Ctrl-C stops it");
-            while (!worker.awaitTermination(Duration.ofSeconds(30))) {
-                out.println("applied through sequences " + worker.lastApplied() + stoppedNote(worker.stoppedModels()));
+            try (ChainObserver observer = new ChainObserver(endpoints.kafka(), endpoints.serdes(), checkpoints, telemetry.registry())) {
+                while (!worker.awaitTermination(Duration.ofSeconds(30))) {
+                    out.println("applied through sequences " + worker.lastApplied() + stoppedNote(worker.stoppedModels()));
+                }
             }
             if (worker.crash().isPresent()) {
                 Runtime.getRuntime().removeShutdownHook(hook);

@@ -142,6 +142,8 @@ class ServeIT {
             // the reachability check of a command accepts the Confluent-compatible form too
             SchemaRegistry.parse(serve.confluent, ClientConfig.none()).requireReachable(Endpoints.CONNECT_TIMEOUT);
 
+            assertMetrics(serve);
+
             HttpResponse<String> rolledBack = serve.post("/v1/admin/target", "{\"rollback_to\": 1}");
             assertEquals(200, rolledBack.statusCode(), rolledBack.body());
             assertEquals(1, JSON.readTree(rolledBack.body()).get("version").asLong(), rolledBack.body());
@@ -176,6 +178,38 @@ class ServeIT {
             assertTrue(tampered.err().contains("model " + MODEL + " version 3 differs: tensor "), tampered.err());
             assertTrue(tampered.out().contains("version 2 of 4: every tensor hash matches"), tampered.out());
         }
+    }
+
+    /** /health is up, and /metrics has every meter the issue asks for, with the two edits and versions made so far. */
+    private void assertMetrics(Serve serve) throws Exception {
+        assertEquals("UP", serve.get("/health").get("status").asText());
+        String tag = "model=\"" + MODEL + "\"";
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        String metrics = scrape(serve);
+        while (!metrics.contains("editstream_edits_applied_total{" + tag + "} 2.0") && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+            metrics = scrape(serve);
+        }
+        for (String expected : List.of("editstream_edits_applied_total{" + tag + "} 2.0",
+                "editstream_edit_latency_seconds_count{" + tag + "} 2",
+                "editstream_edit_latency_seconds_bucket{" + tag + ",le=",
+                "editstream_checkpoint_bytes_count{" + tag + "} 2",
+                "editstream_subscriber_version{" + tag + "} 2.0",
+                "editstream_corrections_in_total ",
+                "editstream_dead_letters_total{reason=\"UNKNOWN_MODEL\"} 0.0",
+                "editstream_consumer_lag{client=\"worker\"}",
+                "editstream_evaluation_efficacy{" + tag + "}",
+                "editstream_evaluation_specificity{" + tag + "}",
+                "editstream_evaluation_retention{" + tag + "}")) {
+            assertTrue(metrics.contains(expected), expected + " in\n" + metrics);
+        }
+    }
+
+    private String scrape(Serve serve) throws Exception {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(serve.httpBase + "/metrics")).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, response.statusCode(), response.body());
+        return response.body();
     }
 
     /** Changes one tensor hash in a version's manifest, as a forger of the store would. */

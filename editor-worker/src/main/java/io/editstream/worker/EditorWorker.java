@@ -29,6 +29,8 @@ import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.WakeupException;
@@ -130,6 +132,11 @@ public final class EditorWorker implements AutoCloseable {
     /** The last sequence each model's committed version covers, as far as this worker knows. */
     public Map<String, Long> lastApplied() {
         return Map.copyOf(applied);
+    }
+
+    /** The consumer's client metrics (records-lag-max, ...), for a metrics endpoint; safe from any thread. */
+    public Map<MetricName, ? extends Metric> consumerMetrics() {
+        return consumer.metrics();
     }
 
     /** What ended the worker's thread, if it ended by failing. */
