@@ -19,6 +19,7 @@ import io.editstream.streams.CorrectionsApp;
 import io.editstream.streams.TopologySettings;
 import io.editstream.worker.EditorWorker;
 import io.editstream.worker.WorkerSettings;
+import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,7 +27,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The whole chain on the embedded platform, as {@code serve} and the demo run it: a broker and a registry keeping their
  * data under {@code dataDir/platform}, the corrections topology (state under {@code dataDir/streams}), the editor
- * worker writing to a file-system store ({@code dataDir/store}), and a fleet subscriber of one model serving completions.
+ * worker writing to a file-system store, and a fleet subscriber of one model serving completions.
  * Started again on the same directory it finds everything where it was: the same ports, the committed versions, the
  * topology's sequence numbers.
  */
@@ -38,7 +39,7 @@ final class LocalDeployment implements AutoCloseable {
      * @param followed the model the subscriber follows and serves
      * @param httpPort the subscriber's HTTP port (0: any free port)
      */
-    record Options(Path dataDir, WorkerSettings worker, List<String> models, TopologySettings topology, String followed,
+    record Options(Path dataDir, Path storeDir, WorkerSettings worker, List<String> models, TopologySettings topology, String followed,
                    int httpPort, int threads) {
         Options {
             models = List.copyOf(models);
@@ -61,6 +62,8 @@ final class LocalDeployment implements AutoCloseable {
     private CorrectionsApp topology;
     private EditorWorker worker;
     private FleetSubscriber subscriber;
+    private Telemetry telemetry;
+    private ChainObserver observer;
 
     private LocalDeployment(Options options) {
         this.options = options;
@@ -95,6 +98,17 @@ final class LocalDeployment implements AutoCloseable {
         CheckpointFollower.Settings follow = CheckpointFollower.Settings.of(bootstrap(), serdes, options.followed());
         subscriber = FleetSubscriber.start(storeDir().toString(), follow,
                 new FleetSubscriber.Serving(options.httpPort(), null, Device.cpu(), options.threads()));
+        telemetry = new Telemetry();
+        telemetry.bindStreams(topology, options.topology());
+        telemetry.bindWorker(worker);
+        telemetry.bindFollower(subscriber.follower());
+        observer = new ChainObserver(Map.of(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrap()), serdes, store, telemetry.registry());
+        telemetry.serveOn(subscriber.server());
+    }
+
+    /** What the worker published so far (versions, their measures, edit latencies). */
+    ChainObserver observer() {
+        return observer;
     }
 
     String bootstrap() {
@@ -110,7 +124,7 @@ final class LocalDeployment implements AutoCloseable {
     }
 
     Path storeDir() {
-        return options.dataDir().resolve("store").toAbsolutePath();
+        return options.storeDir().toAbsolutePath();
     }
 
     CheckpointStore store() {
@@ -133,6 +147,12 @@ final class LocalDeployment implements AutoCloseable {
     @Override
     public void close() {
         try {
+            if (observer != null) {
+                observer.close();
+            }
+            if (telemetry != null) {
+                telemetry.close();
+            }
             if (subscriber != null) {
                 subscriber.close();
             }

@@ -62,7 +62,7 @@ final class ServeCommand implements Callable<Integer> {
         List<String> edited = models != null ? models : worker.models().keySet().stream().sorted().toList();
         LocalDeployment.Options options;
         try {
-            options = new LocalDeployment.Options(dataDir, worker, edited, LocalDeployment.Options.topologyFor(edited),
+            options = new LocalDeployment.Options(dataDir, dataDir.resolve("store"), worker, edited, LocalDeployment.Options.topologyFor(edited),
                     followed != null ? followed : edited.get(0), httpPort, 4);
         } catch (IllegalArgumentException e) {
             throw new CommandFailure(e.getMessage(), e);
@@ -96,7 +96,8 @@ final class ServeCommand implements Callable<Integer> {
         out.println("  schema registry (Apicurio) " + deployment.stack().registry().apiUrl());
         out.println("  schema registry (Confluent-compatible) " + deployment.stack().registry().confluentCompatibleUrl());
         out.println("  checkpoint store           " + deployment.storeDir());
-        out.println("  HTTP (" + options.followed() + ")  " + http + "  POST /v1/completions, GET /v1/status, POST /v1/admin/target");
+        out.println("  HTTP (" + options.followed() + ")  " + http + "  POST /v1/completions, GET /v1/status, POST /v1/admin/target,"
+                + " GET /metrics (Prometheus), GET /health");
         out.println("Ctrl-C stops it");
         out.flush();
     }
