@@ -64,6 +64,8 @@ final class LocalDeployment implements AutoCloseable {
     private FleetSubscriber subscriber;
     private Telemetry telemetry;
     private ChainObserver observer;
+    /** Ctrl-C's hook and the command's own end both close it: once. */
+    private boolean closed;
 
     private LocalDeployment(Options options) {
         this.options = options;
@@ -145,7 +147,11 @@ final class LocalDeployment implements AutoCloseable {
 
     /** Closes the subscriber, the worker (its batch in progress commits or aborts), the topology, the store and the platform. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         try {
             if (observer != null) {
                 observer.close();

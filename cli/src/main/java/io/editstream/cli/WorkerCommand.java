@@ -73,7 +73,9 @@ final class WorkerCommand implements Callable<Integer> {
             PrintWriter out = new PrintWriter(System.out, true);
             out.println("editor worker running on " + endpoints.bootstrapServers() + " for models " + models
                     + " (store " + store + "); SIGTERM or Ctrl-C stops it");
-            try (ChainObserver observer = new ChainObserver(endpoints.kafka(), endpoints.serdes(), checkpoints, telemetry.registry())) {
+            // the meters of what the worker committed are read back from the topics only when someone scrapes them
+            try (ChainObserver observer = metrics.port == null ? null
+                    : new ChainObserver(endpoints.kafka(), endpoints.serdes(), checkpoints, telemetry.registry())) {
                 while (!worker.awaitTermination(Duration.ofSeconds(30))) {
                     out.println("applied through sequences " + worker.lastApplied() + stoppedNote(worker.stoppedModels()));
                 }
