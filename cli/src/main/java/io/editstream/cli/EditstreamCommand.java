@@ -28,6 +28,8 @@ import picocli.CommandLine.Spec;
             CheckpointsCommand.class,
             WorkerCommand.class,
             FollowCommand.class,
+            ReplayCommand.class,
+            ServeCommand.class,
         })
 public final class EditstreamCommand implements Runnable {
     public static final int EXIT_FAILURE = 1;

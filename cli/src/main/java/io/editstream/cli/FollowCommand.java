@@ -3,24 +3,12 @@ package io.editstream.cli;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 
 import ai.djl.Device;
-import io.editstream.checkpoint.BaseModel;
-import io.editstream.checkpoint.CheckpointStore;
 import io.editstream.checkpoint.follow.CheckpointFollower;
-import io.editstream.checkpoint.follow.FollowStatus;
 import io.editstream.checkpoint.follow.FollowTarget;
-import io.editstream.checkpoint.follow.Refusal;
-import io.editstream.checkpoint.follow.VersionSink;
-import io.editstream.checkpoint.objects.ObjectStores;
-import io.editstream.model.LanguageModel;
-import io.editstream.model.format.ModelLoader;
-import io.editstream.serving.CompletionServer;
-import io.editstream.serving.ServedModel;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -44,6 +32,9 @@ final class FollowCommand implements Callable<Integer> {
 
     @Mixin
     Endpoints endpoints;
+
+    @Mixin
+    MetricsOption metrics;
 
     @Option(names = "--store", required = true, paramLabel = "URI",
             description = "Checkpoint store: a directory, file:///PATH or s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION.")
@@ -94,20 +85,31 @@ final class FollowCommand implements Callable<Integer> {
         }
         endpoints.requireReachable();
         PrintWriter out = spec.commandLine().getOut();
-        try (Subscriber subscriber = new Subscriber()) {
-            subscriber.open();
+        CheckpointFollower.Settings settings = CheckpointFollower.Settings.of(endpoints.bootstrapServers(),
+                endpoints.serdes(), modelId).withKafkaConfig(endpoints.kafka());
+        if (target != null) {
+            settings = settings.withStart(target.target());
+        }
+        FleetSubscriber.Serving serving = port == null ? null
+                : new FleetSubscriber.Serving(port, weights, device == ModelOptions.DeviceKind.gpu ? Device.gpu() : Device.cpu(), threads);
+        try (FleetSubscriber subscriber = FleetSubscriber.start(store, settings, serving);
+             Telemetry telemetry = metrics.start()) {
+            telemetry.bindFollower(subscriber.follower());
+            if (subscriber.server() != null) {
+                telemetry.serveOn(subscriber.server());
+            }
             CountDownLatch stopped = new CountDownLatch(1);
             Thread hook = new Thread(() -> {
                 subscriber.close();
                 stopped.countDown();
             }, "editstream-follow-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
-            out.println("following " + modelId + " on " + endpoints.cluster.bootstrapServers() + " (store " + store + ")"
-                    + (subscriber.server == null ? "" : "; completions on http://127.0.0.1:" + subscriber.server.port()
+            out.println("following " + modelId + " on " + endpoints.bootstrapServers() + " (store " + store + ")"
+                    + (subscriber.server() == null ? "" : "; completions on http://127.0.0.1:" + subscriber.server().port()
                     + "/v1/completions") + "; Ctrl-C stops it");
             out.flush();
             try {
-                report(subscriber.follower, stopped, out);
+                subscriber.reportUntil(stopped, out);
             } finally {
                 try {
                     Runtime.getRuntime().removeShutdownHook(hook);
@@ -117,124 +119,5 @@ final class FollowCommand implements Callable<Integer> {
             }
         }
         return 0;
-    }
-
-    /** Prints a line whenever what the subscriber serves changes, until Ctrl-C, an interrupt, or a failure. */
-    private void report(CheckpointFollower follower, CountDownLatch stopped, PrintWriter out) {
-        FollowStatus shown = null;
-        while (!awaitStop(stopped)) {
-            FollowStatus now = follower.status();
-            if (shown == null || changed(shown, now)) {
-                out.println(line(now));
-                out.flush();
-                shown = now;
-            }
-            if (now.state() == FollowStatus.State.FAILED) {
-                throw new CommandFailure(modelId + ": " + now.failure());
-            }
-        }
-    }
-
-    /** The follower and what it serves, closed once whether Ctrl-C or a failure ends the command. */
-    private final class Subscriber implements AutoCloseable {
-        private CheckpointStore checkpoints;
-        private ServedModel served;
-        private CompletionServer server;
-        private CheckpointFollower follower;
-        private boolean closed;
-
-        synchronized void open() throws IOException {
-            checkpoints = new CheckpointStore(ObjectStores.open(store), 0);
-            CheckpointFollower.Settings settings = CheckpointFollower.Settings.of(endpoints.cluster.bootstrapServers(),
-                    endpoints.registry.serdeSettings(), modelId);
-            if (target != null) {
-                settings = settings.withStart(target.target());
-            }
-            VersionSink sink = VersionSink.NONE;
-            if (port != null) {
-                served = new ServedModel(modelId, loadWeights());
-                settings = settings.withExpectedBase(served.baseSha256());
-                sink = served;
-                server = CompletionServer.start(port, served, () -> follower.status(), threads);
-            }
-            follower = CheckpointFollower.start(settings, checkpoints, sink);
-        }
-
-        private LanguageModel loadWeights() throws IOException {
-            Path path = weights;
-            if (path == null) {
-                BaseModel base = checkpoints.base(modelId).orElseThrow(() -> new CommandFailure("model " + modelId
-                        + " has no base in the store " + store + " yet: give --weights, or start its worker first"));
-                path = Path.of(base.source());
-            }
-            try {
-                return ModelLoader.load(ModelOptions.resolve(path), device == ModelOptions.DeviceKind.gpu ? Device.gpu() : Device.cpu());
-            } catch (IOException e) {
-                throw new CommandFailure("cannot load the weights to serve from " + path + ": " + e.getMessage(), e);
-            }
-        }
-
-        @Override
-        public synchronized void close() {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            // closing waits for the follower's thread and the requests in flight; an interrupt left set would cut that short
-            boolean interrupted = Thread.interrupted();
-            try {
-                closeAll();
-            } finally {
-                if (interrupted) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-        }
-
-        private void closeAll() {
-            if (follower != null) {
-                follower.close();
-            }
-            if (server != null) {
-                server.close();
-            }
-            if (served != null) {
-                served.close();
-            }
-            if (checkpoints != null) {
-                try {
-                    checkpoints.close();
-                } catch (IOException e) {
-                    spec.commandLine().getErr().println("closing the store: " + e.getMessage());
-                }
-            }
-        }
-    }
-
-    private static boolean changed(FollowStatus before, FollowStatus now) {
-        return before.state() != now.state() || before.version() != now.version() || before.latestCommitted() != now.latestCommitted()
-                || !before.target().equals(now.target()) || !Objects.equals(before.lastRefusal(), now.lastRefusal());
-    }
-
-    static String line(FollowStatus status) {
-        StringBuilder line = new StringBuilder(status.modelId()).append(": ").append(status.state().name().toLowerCase(java.util.Locale.ROOT));
-        if (status.version() >= 0) {
-            line.append(", version ").append(status.version());
-        }
-        line.append(" (latest committed ").append(status.latestCommitted()).append(", ").append(status.target()).append(')');
-        Refusal refusal = status.lastRefusal();
-        if (refusal != null) {
-            line.append("; refused version ").append(refusal.version()).append(": ").append(refusal.reason());
-        }
-        return line.toString();
-    }
-
-    private static boolean awaitStop(CountDownLatch stopped) {
-        try {
-            return stopped.await(1, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return true;
-        }
     }
 }

@@ -1,6 +1,7 @@
 package io.editstream.cli;
 
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -22,12 +23,16 @@ import picocli.CommandLine.TypeConversionException;
 record KafkaCluster(String bootstrapServers) {
     private static final Pattern HOST_PORT_LIST = Pattern.compile("[^\\s,:]+:\\d{1,5}(,[^\\s,:]+:\\d{1,5})*");
 
-    /** Fails with a {@link CommandFailure} unless a broker answers within {@code timeout}. */
-    void requireReachable(Duration timeout) {
-        Map<String, Object> config = Map.of(
-                AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) timeout.toMillis(),
-                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
+    /**
+     * Fails with a {@link CommandFailure} unless a broker answers within {@code timeout}.
+     *
+     * @param clientConfig the command's Kafka client settings (security, SASL, SSL): the check connects as its clients will
+     */
+    void requireReachable(Duration timeout, Map<String, Object> clientConfig) {
+        Map<String, Object> config = new HashMap<>(clientConfig);
+        config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        config.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
+        config.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
         Admin admin;
         try {
             admin = Admin.create(config);
@@ -39,7 +44,14 @@ record KafkaCluster(String bootstrapServers) {
         try {
             admin.describeCluster(new DescribeClusterOptions().timeoutMs((int) timeout.toMillis()))
                     .nodes().get(timeout.toMillis() + 1_000, TimeUnit.MILLISECONDS);
-        } catch (ExecutionException | TimeoutException e) {
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof org.apache.kafka.common.errors.TimeoutException)) {
+                // refused credentials, an SSL handshake that failed, ...: what the broker said
+                throw new CommandFailure("cannot reach Kafka at " + bootstrapServers + ": " + EditstreamCommand.describe(e.getCause()), e);
+            }
+            throw new CommandFailure("cannot reach Kafka at " + bootstrapServers + ": no broker answered within "
+                    + timeout.toSeconds() + " s", e);
+        } catch (TimeoutException e) {
             throw new CommandFailure("cannot reach Kafka at " + bootstrapServers + ": no broker answered within "
                     + timeout.toSeconds() + " s", e);
         } catch (InterruptedException e) {

@@ -120,13 +120,13 @@ final class ProduceCommand implements Callable<Integer> {
     /** Sends every parsed record; returns how many the broker acknowledged and collects the refused ones. */
     private int publish(List<Parsed> parsed, List<Rejected> rejected) {
         endpoints.requireReachable();
-        Map<String, Object> producerOverrides = Map.of(
-                ProducerConfig.MAX_BLOCK_MS_CONFIG, 15_000,
-                ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000,
-                ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
+        Map<String, Object> producerOverrides = endpoints.kafka();
+        producerOverrides.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, 15_000);
+        producerOverrides.putIfAbsent(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
+        producerOverrides.putIfAbsent(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
         List<Future<RecordMetadata>> pending = new ArrayList<>();
-        try (CorrectionPublisher publisher = new CorrectionPublisher(endpoints.cluster.bootstrapServers(),
-                endpoints.registry.serdeSettings(), ValidationRules.anyModel(), producerOverrides)) {
+        try (CorrectionPublisher publisher = new CorrectionPublisher(endpoints.bootstrapServers(),
+                endpoints.serdes(), ValidationRules.anyModel(), producerOverrides)) {
             for (Parsed record : parsed) {
                 try {
                     pending.add(publisher.publish(record.event()));
@@ -134,8 +134,8 @@ final class ProduceCommand implements Callable<Integer> {
                     rejected.add(new Rejected(record.line(), e.rejection().reason().name(), e.rejection().message()));
                 } catch (RuntimeException e) {
                     // The serializer's registry calls and the producer's metadata wait fail here, not in the future.
-                    throw new CommandFailure("line " + record.line() + ": cannot send to " + endpoints.cluster.bootstrapServers()
-                            + " (registry " + endpoints.registry.apiUrl() + "): " + EditstreamCommand.describe(e), e);
+                    throw new CommandFailure("line " + record.line() + ": cannot send to " + endpoints.bootstrapServers()
+                            + " (registry " + endpoints.registry().url() + "): " + EditstreamCommand.describe(e), e);
                 }
             }
             publisher.flush();

@@ -39,8 +39,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "streams", mixinStandardHelpOptions = true,
         description = {
             "Run the corrections -> edit-requests topology (exactly-once) until Ctrl-C.",
-            "--config takes a properties file with editstream.* keys (see TopologySettings) and any Kafka Streams "
-                    + "settings."})
+            "--config takes a properties file with editstream.* keys (see TopologySettings), apicurio.registry.* keys for "
+                    + "the serde, and any Kafka client and Kafka Streams settings."})
 final class StreamsCommand implements Callable<Integer> {
     private static final String DEFAULT_APPLICATION_ID = "editstream-corrections";
 
@@ -50,12 +50,12 @@ final class StreamsCommand implements Callable<Integer> {
     @Mixin
     Endpoints endpoints;
 
+    @Mixin
+    MetricsOption metrics;
+
     @Option(names = "--models", split = ",", paramLabel = "MODEL",
             description = "Models the deployment edits (overrides editstream.models of --config).")
     List<String> models;
-
-    @Option(names = "--config", paramLabel = "FILE", description = "Properties: editstream.* and Kafka Streams settings.")
-    Path config;
 
     @Option(names = "--state-dir", paramLabel = "DIR", description = "Kafka Streams state directory.")
     Path stateDir;
@@ -76,8 +76,8 @@ final class StreamsCommand implements Callable<Integer> {
     int progressSeconds;
 
     @Override
-    public Integer call() {
-        Properties properties = loadConfig();
+    public Integer call() throws IOException {
+        Properties properties = endpoints.config().editstreamProperties();
         if (models != null) {
             properties.setProperty(TopologySettings.MODELS, String.join(",", models));
         }
@@ -101,11 +101,19 @@ final class StreamsCommand implements Callable<Integer> {
 
         CorrectionsApp app;
         try {
-            app = CorrectionsApp.start(endpoints.cluster.bootstrapServers(), settings,
-                    endpoints.registry.serdeSettings(), streamsOverrides(properties));
+            app = CorrectionsApp.start(endpoints.bootstrapServers(), settings,
+                    endpoints.serdes(), streamsOverrides());
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new CommandFailure("cannot start the corrections topology: " + e.getMessage(), e);
         }
+        Telemetry telemetry;
+        try {
+            telemetry = metrics.start();
+        } catch (IOException | RuntimeException e) {
+            app.close();
+            throw e instanceof CommandFailure failure ? failure : new CommandFailure("cannot serve metrics: " + e.getMessage(), e);
+        }
+        telemetry.bindStreams(app, settings);
         CountDownLatch stopped = new CountDownLatch(1);
         Thread shutdownHook = new Thread(() -> {
             app.close();
@@ -113,7 +121,7 @@ final class StreamsCommand implements Callable<Integer> {
         }, "editstream-streams-shutdown");
         Runtime.getRuntime().addShutdownHook(shutdownHook);
         PrintWriter out = spec.commandLine().getOut();
-        out.println("corrections topology running on " + endpoints.cluster.bootstrapServers() + " for models "
+        out.println("corrections topology running on " + endpoints.bootstrapServers() + " for models "
                 + settings.knownModels() + "; Ctrl-C stops it");
         out.flush();
         try {
@@ -127,6 +135,7 @@ final class StreamsCommand implements Callable<Integer> {
                 out.flush();
             }
         } finally {
+            telemetry.close();
             if (stopped.getCount() > 0) {
                 // Closing waits for the stream threads; an interrupt flag left set would cut that wait short.
                 boolean interrupted = Thread.interrupted();
@@ -154,29 +163,9 @@ final class StreamsCommand implements Callable<Integer> {
         }
     }
 
-    private Properties loadConfig() {
-        Properties properties = new Properties();
-        if (config == null) {
-            return properties;
-        }
-        try (Reader reader = Files.newBufferedReader(config, StandardCharsets.UTF_8)) {
-            properties.load(reader);
-            return properties;
-        } catch (NoSuchFileException e) {
-            throw new CommandFailure("no such file: " + config, e);
-        } catch (IOException | IllegalArgumentException e) {
-            throw new CommandFailure("cannot read " + config + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** Everything in the config that is not an editstream.* key goes to Kafka Streams. */
-    private Map<String, Object> streamsOverrides(Properties properties) {
-        Map<String, Object> overrides = new HashMap<>();
-        for (String key : properties.stringPropertyNames()) {
-            if (!key.startsWith("editstream.")) {
-                overrides.put(key, properties.getProperty(key));
-            }
-        }
+    /** The Kafka keys of --config go to Kafka Streams (and its clients). */
+    private Map<String, Object> streamsOverrides() {
+        Map<String, Object> overrides = endpoints.kafka();
         overrides.putIfAbsent(StreamsConfig.APPLICATION_ID_CONFIG, DEFAULT_APPLICATION_ID);
         if (stateDir != null) {
             overrides.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
@@ -186,7 +175,7 @@ final class StreamsCommand implements Callable<Integer> {
 
     /** Creates missing topics when asked; otherwise fails clearly instead of letting the app wait for them. */
     private void prepareTopics(TopologySettings settings) {
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, endpoints.cluster.bootstrapServers()))) {
+        try (Admin admin = Admin.create(endpoints.kafka())) {
             if (createTopics) {
                 CorrectionsApp.createTopics(admin, settings, partitions, replicationFactor);
             }
@@ -195,11 +184,11 @@ final class StreamsCommand implements Callable<Integer> {
             List<String> missing = CorrectionsApp.topicPartitions(settings, partitions).keySet().stream()
                     .filter(topic -> !existing.contains(topic)).sorted().toList();
             if (!missing.isEmpty()) {
-                throw new CommandFailure("topics " + missing + " do not exist on " + endpoints.cluster.bootstrapServers()
+                throw new CommandFailure("topics " + missing + " do not exist on " + endpoints.bootstrapServers()
                         + "; create them or pass --create-topics");
             }
         } catch (ExecutionException | TimeoutException e) {
-            throw new CommandFailure("cannot list the topics of " + endpoints.cluster.bootstrapServers() + ": " + e, e);
+            throw new CommandFailure("cannot list the topics of " + endpoints.bootstrapServers() + ": " + e, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CommandFailure("interrupted while checking topics", e);
@@ -207,26 +196,12 @@ final class StreamsCommand implements Callable<Integer> {
     }
 
     private static String progressLine(Map<MetricName, ? extends Metric> metrics, TopologySettings settings) {
-        return "in " + topicTotal(metrics, "records-consumed-total", settings.correctionsTopic())
-                + " corrections; out " + topicTotal(metrics, "records-produced-total", settings.editRequestsTopic())
-                + " batches, " + topicTotal(metrics, "records-produced-total", settings.deadLetterTopic())
+        return "in " + Telemetry.topicTotal(metrics, "records-consumed-total", settings.correctionsTopic())
+                + " corrections; out " + Telemetry.topicTotal(metrics, "records-produced-total", settings.editRequestsTopic())
+                + " batches, " + Telemetry.topicTotal(metrics, "records-produced-total", settings.deadLetterTopic())
                 + " dead letters; dropped " + PipelineMetrics.total(metrics, PipelineMetrics.EXACT_DUPLICATES)
                 + " + " + PipelineMetrics.total(metrics, PipelineMetrics.SEMANTIC_DUPLICATES)
                 + " duplicates (id + fact); superseded " + PipelineMetrics.total(metrics, PipelineMetrics.SUPERSEDED)
                 + "; late " + PipelineMetrics.total(metrics, PipelineMetrics.LATE);
-    }
-
-    /** Kafka Streams' per-topic counters (group stream-topic-metrics), summed over tasks. */
-    private static long topicTotal(Map<MetricName, ? extends Metric> metrics, String name, String topic) {
-        double sum = 0;
-        for (var entry : metrics.entrySet()) {
-            MetricName metric = entry.getKey();
-            if (metric.group().equals("stream-topic-metrics") && metric.name().equals(name)
-                    && topic.equals(metric.tags().get("topic"))
-                    && entry.getValue().metricValue() instanceof Number value) {
-                sum += value.doubleValue();
-            }
-        }
-        return Math.round(sum);
     }
 }

@@ -1,6 +1,7 @@
 package io.editstream.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -37,10 +38,10 @@ class CommandLineTest {
     @Test
     void unknownFlagIsAUsageError() {
         Run run = run("produce", "--bootstrap", "127.0.0.1:9092", "--registry", "http://127.0.0.1:8080",
-                "--file", "x.jsonl", "--colour=blue");
+                "--file", "x.jsonl", "--xyzzy=1");
 
         assertEquals(2, run.exitCode());
-        assertTrue(run.err().contains("Unknown option: '--colour=blue'"), run.err());
+        assertTrue(run.err().contains("Unknown option: '--xyzzy=1'"), run.err());
         assertTrue(run.err().contains("Usage: editstream produce"), run.err());
         assertEquals("", run.out());
     }
@@ -57,13 +58,13 @@ class CommandLineTest {
     void malformedEndpointsAreUsageErrors() {
         Run badBootstrap = run("produce", "--bootstrap", "localhost", "--registry", "http://127.0.0.1:8080",
                 "--file", "x.jsonl");
-        Run badRegistry = run("produce", "--bootstrap", "127.0.0.1:9092", "--registry", "http://h:1/apis/ccompat/v7",
+        Run badRegistry = run("produce", "--bootstrap", "127.0.0.1:9092", "--registry", "ftp://h:1/apis/registry/v3",
                 "--file", "x.jsonl");
 
         assertEquals(2, badBootstrap.exitCode());
         assertTrue(badBootstrap.err().contains("'localhost' is not a list of HOST:PORT"), badBootstrap.err());
         assertEquals(2, badRegistry.exitCode());
-        assertTrue(badRegistry.err().contains("has the path '/apis/ccompat/v7'"), badRegistry.err());
+        assertTrue(badRegistry.err().contains("is not an http(s)://host:port URL"), badRegistry.err());
     }
 
     @Test
@@ -100,12 +101,15 @@ class CommandLineTest {
 
     @Test
     void registryUrlAcceptsBaseOrApiUrl() {
-        SchemaRegistry.Converter converter = new SchemaRegistry.Converter();
+        ClientConfig none = ClientConfig.none();
 
-        assertEquals("http://127.0.0.1:8080/apis/registry/v3", converter.convert("http://127.0.0.1:8080").apiUrl());
-        assertEquals("http://127.0.0.1:8080/apis/registry/v3", converter.convert("http://127.0.0.1:8080/").apiUrl());
-        assertEquals("https://r.example:443/apis/registry/v3",
-                converter.convert("https://r.example:443/apis/registry/v3/").apiUrl());
+        assertEquals("http://127.0.0.1:8080/apis/registry/v3", SchemaRegistry.parse("http://127.0.0.1:8080", none).url());
+        assertEquals("http://127.0.0.1:8080/apis/registry/v3", SchemaRegistry.parse("http://127.0.0.1:8080/", none).url());
+        assertEquals("https://r.example:443/apis/registry/v3", SchemaRegistry.parse("https://r.example:443/apis/registry/v3/", none).url());
+        SchemaRegistry ccompat = SchemaRegistry.parse("http://127.0.0.1:8080/apis/ccompat/v7", none);
+        assertEquals(SchemaRegistry.Api.CONFLUENT_COMPATIBLE, ccompat.api());
+        CommandFailure noSerde = assertThrows(CommandFailure.class, ccompat::serdeSettings);
+        assertTrue(noSerde.getMessage().contains(ClientConfig.SERIALIZER), noSerde.getMessage());
     }
 
     @Test

@@ -4,18 +4,26 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import io.editstream.checkpoint.follow.FollowStatus;
+import io.editstream.checkpoint.follow.FollowTarget;
 import io.editstream.checkpoint.follow.Refusal;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,7 +35,11 @@ import org.slf4j.LoggerFactory;
  *       greedy decoding (sampling parameters are ignored); the answer names the model and, in {@code model_version},
  *       the version that produced all of it.</li>
  *   <li>{@code GET /v1/status}: the subscriber's status: version, latest committed, target, the last refusal.</li>
+ *   <li>{@code POST /v1/admin/target} (when started with a way to move the subscriber): {@code {"pin": V}},
+ *       {@code {"rollback_to": V}} or {@code {"follow": "latest"}}; answers the status once the subscriber moved, or
+ *       409 with the reason it could not (the version it serves stays).</li>
  * </ul>
+ * Further endpoints (metrics, health) are added with {@link #addEndpoint}.
  * Errors are OpenAI-style {@code {"error": {"message", "type"}}} with status 400, 404, 405, 413 or 500.
  */
 public final class CompletionServer implements AutoCloseable {
@@ -36,6 +48,7 @@ public final class CompletionServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int MAX_BODY = 64 * 1024;
     private static final int DEFAULT_MAX_TOKENS = 16;
+    private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(60);
 
     private final HttpServer server;
     private final ExecutorService executor;
@@ -54,6 +67,14 @@ public final class CompletionServer implements AutoCloseable {
      * @param threads requests answered at once (each holds the model's read lock while it generates)
      */
     public static CompletionServer start(int port, ServedModel model, Supplier<FollowStatus> status, int threads) throws IOException {
+        return start(port, model, status, null, threads);
+    }
+
+    /**
+     * @param retarget moves the subscriber (see {@code CheckpointFollower#moveTo}); null: no admin endpoint
+     */
+    public static CompletionServer start(int port, ServedModel model, Supplier<FollowStatus> status,
+                                         Function<FollowTarget, CompletableFuture<FollowStatus>> retarget, int threads) throws IOException {
         HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 64);
         AtomicInteger counter = new AtomicInteger();
         ExecutorService executor = Executors.newFixedThreadPool(threads, task -> {
@@ -65,6 +86,10 @@ public final class CompletionServer implements AutoCloseable {
         server.setExecutor(executor);
         server.createContext("/v1/completions", exchange -> completions.answer(exchange, "POST", completions::completion));
         server.createContext("/v1/status", exchange -> completions.answer(exchange, "GET", completions::status));
+        if (retarget != null) {
+            server.createContext("/v1/admin/target", exchange -> completions.answer(exchange, "POST",
+                    request -> completions.retarget(request, retarget)));
+        }
         server.createContext("/", exchange -> completions.answer(exchange, null, ignored -> {
             throw new HttpError(404, "not_found", "no such endpoint: " + exchange.getRequestURI().getPath()
                     + " (POST /v1/completions, GET /v1/status)");
@@ -76,6 +101,11 @@ public final class CompletionServer implements AutoCloseable {
 
     public int port() {
         return server.getAddress().getPort();
+    }
+
+    /** Serves {@code handler} at {@code path} too (on the same threads). */
+    public void addEndpoint(String path, HttpHandler handler) {
+        server.createContext(path, handler);
     }
 
     /** An answer other than 200, with OpenAI's error type. */
@@ -162,6 +192,48 @@ public final class CompletionServer implements AutoCloseable {
         usage.put("completion_tokens", completion.completionTokens());
         usage.put("total_tokens", completion.promptTokens() + completion.completionTokens());
         return response;
+    }
+
+    private JsonNode retarget(HttpExchange exchange, Function<FollowTarget, CompletableFuture<FollowStatus>> retarget)
+            throws IOException, HttpError {
+        JsonNode request = readJson(exchange);
+        FollowTarget target;
+        try {
+            if (request.size() != 1) {
+                throw new IllegalArgumentException("give one of pin, rollback_to or follow");
+            }
+            if (request.has("pin")) {
+                target = new FollowTarget.Pinned(version(request.get("pin")));
+            } else if (request.has("rollback_to")) {
+                target = new FollowTarget.RolledBack(version(request.get("rollback_to")));
+            } else if (request.has("follow") && "latest".equals(request.get("follow").asText())) {
+                target = FollowTarget.latest();
+            } else {
+                throw new IllegalArgumentException("give {\"pin\": V}, {\"rollback_to\": V} or {\"follow\": \"latest\"}");
+            }
+        } catch (IllegalArgumentException e) {
+            throw new HttpError(400, "invalid_request_error", e.getMessage());
+        }
+        FollowStatus moved;
+        try {
+            moved = retarget.apply(target).get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            throw new HttpError(409, "conflict", "cannot move to " + target + ": " + e.getCause().getMessage());
+        } catch (TimeoutException e) {
+            throw new HttpError(503, "server_error", "the subscriber did not move to " + target + " within " + ADMIN_TIMEOUT.toSeconds() + " s");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HttpError(503, "server_error", "interrupted");
+        }
+        log.info("{}: moved to {} on an admin request; serving version {}", model.modelId(), target, model.version());
+        return statusJson(moved, model.version());
+    }
+
+    private static long version(JsonNode value) {
+        if (value == null || !value.isIntegralNumber() || value.longValue() < 0) {
+            throw new IllegalArgumentException("a version is a whole number, 0 (the base) or more, got " + value);
+        }
+        return value.longValue();
     }
 
     private JsonNode status(HttpExchange exchange) {

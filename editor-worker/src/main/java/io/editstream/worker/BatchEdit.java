@@ -29,7 +29,18 @@ import java.util.TreeMap;
 final class BatchEdit {
 
     /** A request as the engine sees it, or why the engine cannot apply it. */
-    private record Candidate(EditRequest event, io.editstream.edit.EditRequest request, String reason) {
+    record Candidate(EditRequest event, io.editstream.edit.EditRequest request, String reason) {
+
+        static Candidate of(Editor editor, EditRequest event) {
+            io.editstream.edit.EditRequest request;
+            try {
+                request = io.editstream.edit.EditRequest.of(event.getPromptTemplate(), event.getSubject(), event.getTargetNew(),
+                        event.getTargetTrue());
+            } catch (IllegalArgumentException e) {
+                return new Candidate(event, null, e.getMessage());
+            }
+            return new Candidate(event, request, editor.check(request).orElse(null));
+        }
     }
 
     /**
@@ -102,24 +113,8 @@ final class BatchEdit {
 
         List<Candidate> candidates = requests.stream().map(this::candidate).toList();
         Map<EditRequest, String> skipped = new LinkedHashMap<>();
-        List<Candidate> applicable = new ArrayList<>();
-        for (Candidate candidate : candidates) {
-            if (candidate.reason() == null) {
-                applicable.add(candidate);
-            } else {
-                skipped.put(candidate.event(), candidate.reason());
-            }
-        }
-        Editor.EditResult result = null;
-        while (!applicable.isEmpty() && result == null) {
-            try {
-                result = editor.apply(applicable.stream().map(Candidate::request).toList());
-            } catch (EditRejectedException e) {
-                // nothing of the batch stayed applied: drop the one request and apply the rest
-                Candidate rejected = applicable.remove(e.requestIndex());
-                skipped.put(rejected.event(), e.reason());
-            }
-        }
+        List<Candidate> applicable = new ArrayList<>(candidates);
+        Editor.EditResult result = applyAll(editor, applicable, skipped);
         long edited = System.nanoTime();
 
         SortedMap<String, TensorChange> changes = result == null ? new TreeMap<>() : ModelCheckpoints.changes(runtime.model(), result.deltas());
@@ -186,14 +181,33 @@ final class BatchEdit {
     }
 
     private Candidate candidate(EditRequest event) {
-        io.editstream.edit.EditRequest request;
-        try {
-            request = io.editstream.edit.EditRequest.of(event.getPromptTemplate(), event.getSubject(), event.getTargetNew(),
-                    event.getTargetTrue());
-        } catch (IllegalArgumentException e) {
-            return new Candidate(event, null, e.getMessage());
+        return Candidate.of(runtime.editor(), event);
+    }
+
+    /**
+     * Applies the candidates the editor can apply as one batch; one it refuses, or rejects while applying, is left out
+     * with its reason in {@code skipped} (nothing of a rejected batch stays applied) and the rest applied again.
+     *
+     * @param candidates the batch's candidates; left holding those applied
+     * @return the result, or null when none was left to apply
+     */
+    static Editor.EditResult applyAll(Editor editor, List<Candidate> candidates, Map<EditRequest, String> skipped) {
+        candidates.removeIf(candidate -> {
+            if (candidate.reason() != null) {
+                skipped.put(candidate.event(), candidate.reason());
+            }
+            return candidate.reason() != null;
+        });
+        Editor.EditResult result = null;
+        while (!candidates.isEmpty() && result == null) {
+            try {
+                result = editor.apply(candidates.stream().map(Candidate::request).toList());
+            } catch (EditRejectedException e) {
+                Candidate rejected = candidates.remove(e.requestIndex());
+                skipped.put(rejected.event(), e.reason());
+            }
         }
-        return new Candidate(event, request, runtime.editor().check(request).orElse(null));
+        return result;
     }
 
     private static long millis(long nanos) {

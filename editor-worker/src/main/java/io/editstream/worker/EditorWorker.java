@@ -27,11 +27,14 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.WakeupException;
@@ -57,7 +60,8 @@ public final class EditorWorker implements AutoCloseable {
     /** Consecutive failures of one model's batch before the worker stops the model instead of trying again. */
     private static final int MAX_ATTEMPTS = 3;
 
-    private final String bootstrapServers;
+    /** Kafka client settings every client of the worker starts from (bootstrap servers, security). */
+    private final Map<String, Object> kafka;
     private final SerdeSettings serdes;
     private final WorkerSettings settings;
     private final Map<String, ModelRuntime> runtimes;
@@ -91,13 +95,13 @@ public final class EditorWorker implements AutoCloseable {
     private boolean progressed;
     private volatile Throwable crash;
 
-    private EditorWorker(String bootstrapServers, SerdeSettings serdes, WorkerSettings settings, Map<String, ModelRuntime> runtimes) {
-        this.bootstrapServers = bootstrapServers;
+    private EditorWorker(Map<String, Object> kafka, SerdeSettings serdes, WorkerSettings settings, Map<String, ModelRuntime> runtimes) {
+        this.kafka = Map.copyOf(kafka);
         this.serdes = serdes;
         this.settings = settings;
         this.runtimes = runtimes;
         Properties properties = new Properties();
-        properties.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        properties.putAll(kafka);
         properties.put(ConsumerConfig.GROUP_ID_CONFIG, settings.groupId());
         properties.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         // offsets move only inside the transactions that publish what the batches became
@@ -114,12 +118,18 @@ public final class EditorWorker implements AutoCloseable {
      */
     public static EditorWorker start(String bootstrapServers, SerdeSettings serdes, CheckpointStore store, WorkerSettings settings,
                                      List<String> modelIds) throws IOException {
+        return start(Map.of(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers), serdes, store, settings, modelIds);
+    }
+
+    /** As {@link #start(String, SerdeSettings, CheckpointStore, WorkerSettings, List)}, every client starting from {@code kafka}. */
+    public static EditorWorker start(Map<String, Object> kafka, SerdeSettings serdes, CheckpointStore store, WorkerSettings settings,
+                                     List<String> modelIds) throws IOException {
         Map<String, ModelRuntime> runtimes = new LinkedHashMap<>();
         try {
             for (Map.Entry<String, WorkerSettings.ModelSettings> model : settings.select(modelIds).entrySet()) {
                 runtimes.put(model.getKey(), ModelRuntime.open(model.getKey(), model.getValue(), store));
             }
-            EditorWorker worker = new EditorWorker(bootstrapServers, serdes, settings, runtimes);
+            EditorWorker worker = new EditorWorker(kafka, serdes, settings, runtimes);
             worker.thread.start();
             return worker;
         } catch (IOException | RuntimeException | Error e) {
@@ -136,6 +146,11 @@ public final class EditorWorker implements AutoCloseable {
     /** The last sequence each model's committed version covers, as far as this worker knows. */
     public Map<String, Long> lastApplied() {
         return Map.copyOf(applied);
+    }
+
+    /** The consumer's client metrics (records-lag-max, ...), for a metrics endpoint; safe from any thread. */
+    public Map<MetricName, ? extends Metric> consumerMetrics() {
+        return consumer.metrics();
     }
 
     /** What ended the worker's thread, if it ended by failing. */
@@ -289,7 +304,7 @@ public final class EditorWorker implements AutoCloseable {
         int attempts = failures.merge(runtime.modelId(), 1, Integer::sum);
         log.error("model {}: batch failed (attempt {} of {})", runtime.modelId(), attempts, MAX_ATTEMPTS, e);
         try {
-            runtime.restore(CommittedCheckpoints.of(CommittedCheckpoints.read(bootstrapServers, serdes), runtime.modelId()));
+            runtime.restore(CommittedCheckpoints.of(CommittedCheckpoints.read(kafka, serdes), runtime.modelId()));
         } catch (IOException | RuntimeException restoreFailed) {
             stop(runtime, "cannot restore after a failed batch: " + restoreFailed);
         }
@@ -426,7 +441,7 @@ public final class EditorWorker implements AutoCloseable {
 
     /** Brings every model whose committed version is not the one it holds to that version; a model that cannot be restored stops. */
     private void restoreModels(Collection<TopicPartition> partitions) {
-        Map<String, CheckpointPublished> committed = CommittedCheckpoints.read(bootstrapServers, serdes);
+        Map<String, CheckpointPublished> committed = CommittedCheckpoints.read(kafka, serdes);
         for (ModelRuntime runtime : runtimes.values()) {
             Optional<CheckpointPublished> version = CommittedCheckpoints.of(committed, runtime.modelId());
             long committedVersion = version.map(CheckpointPublished::getVersion).orElse(0L);
@@ -454,7 +469,7 @@ public final class EditorWorker implements AutoCloseable {
             }
             for (TopicPartition partition : partitions) {
                 // before reading the checkpoints: fencing aborts a zombie's open transaction, so the last stable offset moves on
-                publishers.put(partition, new PartitionPublisher(bootstrapServers, serdes, settings.transactionalIdPrefix(), partition));
+                publishers.put(partition, new PartitionPublisher(kafka, serdes, settings.transactionalIdPrefix(), partition));
                 queues.put(partition, new ArrayDeque<>());
             }
             // one restore at a time: a second assignment during the first waits for it, then restores what is still behind

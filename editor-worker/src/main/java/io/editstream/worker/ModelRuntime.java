@@ -82,6 +82,7 @@ final class ModelRuntime implements AutoCloseable {
         log.info("model {}: {} on {} ({} edit layers {})", modelId, settings.editor(), settings.path(), hyperparameters.layers().size(),
                 hyperparameters.layers());
         ModelCheckpoints.registerBase(store, modelId, model, settings.path(), hyperparameters.layerArray());
+        RecordedEditor.of(settings, hyperparameters).record(store, modelId);
         int samples = settings.c0().samples() > 0 ? settings.c0().samples() : hyperparameters.secondMoment().samples();
         this.c0Blob = StoredSecondMoments.locateOrCompute(store, modelId, model, manager, hyperparameters.layerArray(), samples,
                 () -> ModelTexts.c0Corpus(settings.c0().corpus(), model, manager));

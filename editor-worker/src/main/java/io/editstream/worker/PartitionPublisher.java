@@ -29,10 +29,11 @@ final class PartitionPublisher implements AutoCloseable {
     private final TopicPartition partition;
     private final KafkaProducer<String, SpecificRecord> producer;
 
-    PartitionPublisher(String bootstrapServers, SerdeSettings serdes, String transactionalIdPrefix, TopicPartition partition) {
+    /** @param kafka Kafka client settings (bootstrap servers, security); the producer's own settings win over them */
+    PartitionPublisher(Map<String, Object> kafka, SerdeSettings serdes, String transactionalIdPrefix, TopicPartition partition) {
         this.partition = partition;
         Properties properties = new Properties();
-        properties.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        properties.putAll(kafka);
         properties.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId(transactionalIdPrefix, partition));
         properties.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         properties.put(ProducerConfig.ACKS_CONFIG, "all");

@@ -43,10 +43,13 @@ public final class EmbeddedKafka implements AutoCloseable {
     private final String bootstrapServers;
     private final Properties properties;
     private KafkaRaftServer server;
+    /** Whether the log directory outlives the broker (a restart of the process finds its data again). */
+    private final boolean persistent;
     private boolean closed;
 
-    private EmbeddedKafka(Path logDir, String bootstrapServers, Properties properties, KafkaRaftServer server) {
+    private EmbeddedKafka(Path logDir, boolean persistent, String bootstrapServers, Properties properties, KafkaRaftServer server) {
         this.logDir = logDir;
+        this.persistent = persistent;
         this.bootstrapServers = bootstrapServers;
         this.properties = properties;
         this.server = server;
@@ -59,23 +62,98 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     /** As {@link #start()}, with broker properties that override the defaults. */
     public static EmbeddedKafka start(Map<String, String> overrides) {
-        Path logDir;
+        Path logDir = temporaryLogDir();
         try {
-            logDir = Files.createTempDirectory("editstream-kafka-");
+            return start(logDir, false, formatted(logDir, overrides));
+        } catch (RuntimeException | Error e) {
+            deleteRecursively(logDir);
+            throw e;
+        }
+    }
+
+    /**
+     * As {@link #start()}, with a second listener, {@code SASL_PLAINTEXT} on a port of its own
+     * ({@link #saslBootstrapServers}), that admits only the given users by SASL/PLAIN: for checking that clients
+     * reach a secured cluster with their security settings. {@link #bootstrapServers} stays the plaintext listener.
+     *
+     * @param users user name → password
+     */
+    public static EmbeddedKafka startWithSaslPlain(Map<String, String> users) {
+        int port = LoopbackPorts.freePort();
+        StringBuilder jaas = new StringBuilder("org.apache.kafka.common.security.plain.PlainLoginModule required");
+        users.forEach((user, password) -> jaas.append(" user_").append(user).append("=\"").append(password).append('"'));
+        jaas.append(';');
+        Path logDir = temporaryLogDir();
+        try {
+            Properties props = brokerProperties(logDir, LoopbackPorts.freePort(), LoopbackPorts.freePort());
+            String sasl = "SASL_PLAINTEXT://127.0.0.1:" + port;
+            props.setProperty("listeners", props.getProperty("listeners") + "," + sasl);
+            props.setProperty("advertised.listeners", props.getProperty("advertised.listeners") + "," + sasl);
+            props.setProperty("listener.security.protocol.map", props.getProperty("listener.security.protocol.map")
+                    + ",SASL_PLAINTEXT:SASL_PLAINTEXT");
+            props.setProperty("sasl.enabled.mechanisms", "PLAIN");
+            props.setProperty("listener.name.sasl_plaintext.plain.sasl.jaas.config", jaas.toString());
+            format(logDir, props);
+            return start(logDir, false, props);
+        } catch (RuntimeException | Error e) {
+            deleteRecursively(logDir);
+            throw e;
+        }
+    }
+
+    /** The SASL/PLAIN listener of a broker started by {@link #startWithSaslPlain}. */
+    public String saslBootstrapServers() {
+        return advertised(properties, "SASL_PLAINTEXT");
+    }
+
+    /**
+     * A broker whose log directory {@code dir} survives it: formatted on the first start, and started again on the
+     * same directory and ports by later ones (its {@code server.properties} holds them), so every record, committed
+     * offset and transaction of an earlier process is still there. Closing it keeps the directory.
+     */
+    public static EmbeddedKafka startPersistent(Path dir) {
+        Path config = dir.resolve("server.properties");
+        Properties props;
+        if (Files.isRegularFile(config)) {
+            props = new Properties();
+            try (var in = Files.newInputStream(config)) {
+                props.load(in);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the broker's configuration " + config, e);
+            }
+        } else {
+            try {
+                Files.createDirectories(dir);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create the broker's log directory " + dir, e);
+            }
+            props = formatted(dir, Map.of());
+        }
+        return start(dir, true, props);
+    }
+
+    private static Path temporaryLogDir() {
+        try {
+            return Files.createTempDirectory("editstream-kafka-");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the broker's log directory", e);
         }
+    }
+
+    private static Properties formatted(Path logDir, Map<String, String> overrides) {
+        Properties props = brokerProperties(logDir, LoopbackPorts.freePort(), LoopbackPorts.freePort());
+        overrides.forEach(props::setProperty);
+        format(logDir, props);
+        return props;
+    }
+
+    private static EmbeddedKafka start(Path logDir, boolean persistent, Properties props) {
         KafkaRaftServer server = null;
         try {
-            int brokerPort = LoopbackPorts.freePort();
-            int controllerPort = LoopbackPorts.freePort();
-            Properties props = brokerProperties(logDir, brokerPort, controllerPort);
-            overrides.forEach(props::setProperty);
-            format(logDir, props);
             server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
             server.startup();
-            String bootstrap = "127.0.0.1:" + brokerPort;
-            EmbeddedKafka kafka = new EmbeddedKafka(logDir, bootstrap, props, server);
+            String bootstrap = advertised(props, "PLAINTEXT");
+            EmbeddedKafka kafka = new EmbeddedKafka(logDir, persistent, bootstrap, props, server);
             kafka.awaitReady();
             log.info("Kafka broker ready on {} (log dir {})", bootstrap, logDir);
             return kafka;
@@ -83,7 +161,6 @@ public final class EmbeddedKafka implements AutoCloseable {
             if (server != null) {
                 stopQuietly(server);
             }
-            deleteRecursively(logDir);
             throw e;
         }
     }
@@ -133,6 +210,16 @@ public final class EmbeddedKafka implements AutoCloseable {
                     + output.toString(StandardCharsets.UTF_8));
         }
         log.debug("formatted {}: {}", logDir, output.toString(StandardCharsets.UTF_8).strip());
+    }
+
+    /** The host:port a listener advertises. */
+    private static String advertised(Properties props, String listener) {
+        for (String entry : props.getProperty("advertised.listeners").split(",")) {
+            if (entry.startsWith(listener + "://")) {
+                return entry.substring(listener.length() + 3);
+            }
+        }
+        throw new IllegalArgumentException("the broker advertises no listener " + listener + ": " + props.getProperty("advertised.listeners"));
     }
 
     private void awaitReady() {
@@ -211,7 +298,9 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
         closed = true;
         stopQuietly(server);
-        deleteRecursively(logDir);
+        if (!persistent) {
+            deleteRecursively(logDir);
+        }
         log.info("Kafka broker on {} stopped", bootstrapServers);
     }
 

@@ -52,8 +52,32 @@ public final class EmbeddedRegistry implements AutoCloseable {
 
     /** Unpacks the server if needed, starts it on a free loopback port and waits until it answers. */
     public static EmbeddedRegistry start() {
+        return start(LoopbackPorts.freePort(), List.of());
+    }
+
+    /**
+     * A registry whose schemas survive it: kept in an H2 database file under {@code dir}, served on the port the first
+     * start chose (kept in {@code dir/port}), so the schema ids in records written before a restart resolve again.
+     */
+    public static EmbeddedRegistry startPersistent(Path dir) {
+        Path portFile = dir.resolve("port");
+        int port;
+        try {
+            Files.createDirectories(dir);
+            if (Files.isRegularFile(portFile)) {
+                port = Integer.parseInt(Files.readString(portFile).strip());
+            } else {
+                port = LoopbackPorts.freePort();
+                Files.writeString(portFile, Integer.toString(port));
+            }
+        } catch (IOException | NumberFormatException e) {
+            throw new IllegalStateException("cannot use the registry's data directory " + dir + ": " + e.getMessage(), e);
+        }
+        return start(port, List.of("-Dapicurio.datasource.url=jdbc:h2:file:" + dir.toAbsolutePath().resolve("registry")));
+    }
+
+    private static EmbeddedRegistry start(int port, List<String> options) {
         Path home = unpackedServer();
-        int port = LoopbackPorts.freePort();
         Path logFile;
         try {
             logFile = Files.createTempFile("editstream-registry-", ".log");
@@ -69,8 +93,9 @@ public final class EmbeddedRegistry implements AutoCloseable {
                 "-Dquarkus.http.port=" + port,
                 "-Dquarkus.management.enabled=false",
                 "-Dquarkus.log.level=WARN",
-                "-Dapicurio.rest.deletion.artifact.enabled=true",
-                "-jar", home.resolve(runnerJarName()).toString()));
+                "-Dapicurio.rest.deletion.artifact.enabled=true"));
+        command.addAll(options);
+        command.addAll(List.of("-jar", home.resolve(runnerJarName()).toString()));
         Process process;
         try {
             process = new ProcessBuilder(command)

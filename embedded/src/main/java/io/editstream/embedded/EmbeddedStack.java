@@ -1,8 +1,10 @@
 package io.editstream.embedded;
 
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.function.Supplier;
 
 /**
  * The embedded default platform: a broker and a schema registry, started concurrently (the registry's JVM start
@@ -19,10 +21,24 @@ public final class EmbeddedStack implements AutoCloseable {
 
     /** Starts both and creates the given topics (name → partitions). */
     public static EmbeddedStack start(Map<String, Integer> topics) {
-        CompletableFuture<EmbeddedRegistry> registry = CompletableFuture.supplyAsync(EmbeddedRegistry::start);
+        return start(EmbeddedRegistry::start, EmbeddedKafka::start, topics);
+    }
+
+    /**
+     * As {@link #start(Map)}, both keeping their data under {@code dir} ({@code kafka/}, {@code registry/}) and
+     * coming back on the same ports with it when started again on the same directory; topics that exist stay as they are.
+     */
+    public static EmbeddedStack startPersistent(Path dir, Map<String, Integer> topics) {
+        return start(() -> EmbeddedRegistry.startPersistent(dir.resolve("registry")), () -> EmbeddedKafka.startPersistent(dir.resolve("kafka")),
+                topics);
+    }
+
+    private static EmbeddedStack start(Supplier<EmbeddedRegistry> startRegistry, Supplier<EmbeddedKafka> startKafka,
+                                       Map<String, Integer> topics) {
+        CompletableFuture<EmbeddedRegistry> registry = CompletableFuture.supplyAsync(startRegistry);
         EmbeddedKafka kafka;
         try {
-            kafka = EmbeddedKafka.start();
+            kafka = startKafka.get();
         } catch (RuntimeException | Error e) {
             registry.thenAccept(EmbeddedRegistry::close);
             throw e;

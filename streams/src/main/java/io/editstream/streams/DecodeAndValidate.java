@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -58,6 +59,7 @@ final class DecodeAndValidate implements Processor<byte[], byte[], byte[], Check
     private ProcessorContext<byte[], Checked> context;
     private KeyValueStore<Long, ParkedRecord> parked;
     private Sensor refusals;
+    private final Map<DeadLetterReason, Sensor> refusalsByReason = new EnumMap<>(DeadLetterReason.class);
     private Sensor registryWaits;
     /** The parked records are those keyed from {@code firstParked} (inclusive) to {@code nextParked}. */
     private long firstParked;
@@ -290,6 +292,7 @@ final class DecodeAndValidate implements Processor<byte[], byte[], byte[], Check
         DeadLetter deadLetter = deadLetters.of(in.source(), in.key(), in.value(), reason, message, correctionId,
                 context.currentSystemTimeMs());
         refusals.record();
+        refusalsByReason.computeIfAbsent(reason, r -> PipelineMetrics.counter(context, PipelineMetrics.deadLetters(r))).record();
         log.debug("refused {}: {} {}", in.source(), reason, deadLetter.getMessage());
         context.forward(new Record<>(deadLetters.keptKey(in.key()), new Checked.Refused(deadLetter), in.timestamp(),
                 in.headers()));

@@ -7,6 +7,8 @@ import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.metrics.Sensor;
 import org.apache.kafka.streams.processor.api.ProcessingContext;
 
+import io.editstream.events.DeadLetterReason;
+
 /**
  * What the topology refused, dropped, superseded or flagged, counted as Kafka Streams metrics (group
  * {@value #GROUP}, names {@code <counter>-total} and {@code <counter>-rate}, one set per task): visible through
@@ -25,6 +27,11 @@ public final class PipelineMetrics {
     private static final String SCOPE = "editstream";
 
     private PipelineMetrics() {
+    }
+
+    /** The counter of dead letters of one reason ({@code dead-letters-REASON}); {@link #DEAD_LETTERS} counts them all. */
+    public static String deadLetters(DeadLetterReason reason) {
+        return DEAD_LETTERS + "-" + reason.name();
     }
 
     /** A counter of one task, registered on first use and shared by that task's processors. */

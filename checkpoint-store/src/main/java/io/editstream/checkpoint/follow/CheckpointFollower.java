@@ -155,7 +155,7 @@ public final class CheckpointFollower implements AutoCloseable {
 
     /** Follows the latest committed version again; completes once the follower has moved (or could not). */
     public CompletableFuture<FollowStatus> followLatest() {
-        return command(FollowTarget.latest());
+        return moveTo(FollowTarget.latest());
     }
 
     /**
@@ -163,15 +163,16 @@ public final class CheckpointFollower implements AutoCloseable {
      * completes at once with the version still served.
      */
     public CompletableFuture<FollowStatus> pin(long version) {
-        return command(new FollowTarget.Pinned(version));
+        return moveTo(new FollowTarget.Pinned(version));
     }
 
     /** Moves back to a committed version and stays there; fails when {@code version} is not committed. */
     public CompletableFuture<FollowStatus> rollbackTo(long version) {
-        return command(new FollowTarget.RolledBack(version));
+        return moveTo(new FollowTarget.RolledBack(version));
     }
 
-    private CompletableFuture<FollowStatus> command(FollowTarget next) {
+    /** {@link #followLatest}, {@link #pin} or {@link #rollbackTo}, as {@code next} says. */
+    public CompletableFuture<FollowStatus> moveTo(FollowTarget next) {
         CompletableFuture<FollowStatus> done = new CompletableFuture<>();
         if (closing || status.state() == FollowStatus.State.FAILED) {
             done.completeExceptionally(new IllegalStateException("the follower of " + settings.modelId() + " is " + status.state()));

@@ -29,7 +29,7 @@ import io.editstream.events.SerdeSettings;
  * broken ones included, so it serialises each record itself instead of going through the validating
  * {@code CorrectionPublisher}, which would refuse the bad ones before they reach the topic.
  */
-final class DemoFeeder implements AutoCloseable {
+public final class DemoFeeder implements AutoCloseable {
     /** Where the schema without a subject is registered, so that the corrections topic's own schema is untouched. */
     private static final String LEGACY_SCHEMA_SUBJECT_TOPIC = "editstream.demo.legacy-detector";
 
@@ -38,7 +38,7 @@ final class DemoFeeder implements AutoCloseable {
     private final Serializer<Object> generic;
     private final String topic;
 
-    DemoFeeder(String bootstrapServers, SerdeSettings serdes, String topic) {
+    public DemoFeeder(String bootstrapServers, SerdeSettings serdes, String topic) {
         this.producer = new KafkaProducer<>(Map.of(
                 ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
@@ -49,7 +49,7 @@ final class DemoFeeder implements AutoCloseable {
     }
 
     /** Sends every input and waits until the broker acknowledged all of them. */
-    void feed(List<DemoInput> inputs) {
+    public void feed(List<DemoInput> inputs) {
         // Serialise everything first (registry round trips included), so that the records go out back to back and
         // a conflict reaches the topology while the correction it conflicts with is still pending.
         List<ProducerRecord<String, byte[]>> records = inputs.stream().map(this::record).toList();

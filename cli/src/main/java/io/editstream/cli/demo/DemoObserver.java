@@ -22,7 +22,7 @@ import io.editstream.events.SerdeSettings;
  * Reads what the topology committed to edit-requests and the dead-letter topic (read_committed: exactly what an
  * editor worker would see), from the beginning.
  */
-final class DemoObserver implements AutoCloseable {
+public final class DemoObserver implements AutoCloseable {
     private static final Duration POLL = Duration.ofMillis(200);
 
     private final KafkaConsumer<byte[], byte[]> consumer;
@@ -32,7 +32,7 @@ final class DemoObserver implements AutoCloseable {
     private final List<EditBatch> batches = new ArrayList<>();
     private final List<DeadLetter> deadLetters = new ArrayList<>();
 
-    DemoObserver(String bootstrapServers, SerdeSettings serdes, String editRequestsTopic, String deadLetterTopic) {
+    public DemoObserver(String bootstrapServers, SerdeSettings serdes, String editRequestsTopic, String deadLetterTopic) {
         this.consumer = new KafkaConsumer<>(Map.of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 ConsumerConfig.GROUP_ID_CONFIG, "editstream-demo-observer-" + UUID.randomUUID(),
@@ -52,7 +52,7 @@ final class DemoObserver implements AutoCloseable {
     }
 
     /** Reads whatever arrived within one poll. */
-    void poll() {
+    public void poll() {
         for (ConsumerRecord<byte[], byte[]> record : consumer.poll(POLL)) {
             if (record.topic().equals(editRequestsTopic)) {
                 batches.add(batchDecoder.deserialize(record.topic(), record.headers(), record.value()));
@@ -62,16 +62,16 @@ final class DemoObserver implements AutoCloseable {
         }
     }
 
-    List<EditBatch> batches() {
+    public List<EditBatch> batches() {
         return List.copyOf(batches);
     }
 
-    List<DeadLetter> deadLetters() {
+    public List<DeadLetter> deadLetters() {
         return List.copyOf(deadLetters);
     }
 
     /** Edits plus superseded corrections seen so far: every valid unique correction ends up as one of the two. */
-    int correctionsThrough() {
+    public int correctionsThrough() {
         return batches.stream().mapToInt(b -> b.getEdits().size() + b.getSuperseded().size()).sum();
     }
 
