@@ -1,5 +1,7 @@
 package io.editstream.streams;
 
+import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 import org.apache.kafka.common.serialization.Serde;
@@ -47,8 +49,12 @@ import io.editstream.events.SerdeSettings;
  * of the corrections topic.
  */
 public final class CorrectionsTopology {
-    static final String CORRECTION_IDS_STORE = "correction-ids";
-    static final String FACT_TARGETS_STORE = "fact-targets";
+    static final String DEDUP_IDS_STORE = "dedup-ids";
+    static final String DEDUP_FACTS_STORE = "dedup-facts";
+    static final String DEDUP_CLOCKS_STORE = "dedup-clocks";
+    /** The dedup memories as an earlier version kept them; emptied into the ones above by the first record. */
+    static final String LEGACY_CORRECTION_IDS_STORE = "correction-ids";
+    static final String LEGACY_FACT_TARGETS_STORE = "fact-targets";
     static final String REORDER_BUFFER_STORE = "reorder-buffer";
     static final String MODEL_CLOCKS_STORE = "model-clocks";
     static final String SEQUENCES_STORE = "sequences";
@@ -105,7 +111,8 @@ public final class CorrectionsTopology {
                 .mapValues(Checked.Valid::request, Named.as("in-place"))
                 .merge(moved, Named.as("each-model-in-one-task"))
                 .process(() -> new Deduplicator(settings), Named.as("dedup"),
-                        CORRECTION_IDS_STORE, FACT_TARGETS_STORE)
+                        DEDUP_IDS_STORE, DEDUP_FACTS_STORE, DEDUP_CLOCKS_STORE,
+                        LEGACY_CORRECTION_IDS_STORE, LEGACY_FACT_TARGETS_STORE)
                 .process(() -> new ReorderBuffer(settings, activity), Named.as("reorder-and-supersede"),
                         REORDER_BUFFER_STORE, MODEL_CLOCKS_STORE)
                 .process(Sequencer::new, Named.as("sequence"), SEQUENCES_STORE)
@@ -117,19 +124,27 @@ public final class CorrectionsTopology {
     }
 
     /**
-     * All persistent (RocksDB) and changelogged. Dedup memories are window stores whose old segments expire after
-     * the retention window; the reorder buffer holds only what waits for the grace period; the
-     * rest is one entry per model. Stores written once per record per model are cached, so a commit writes a
-     * model's latest value to the changelog once instead of once per record.
+     * All persistent (RocksDB) and changelogged. Dedup memories are window stores of time buckets whose old
+     * segments expire after the retention window ({@link DedupMemory}); the reorder buffer holds only what waits for
+     * the grace period; the rest is one entry per model. Stores written once per record per model are cached, so a
+     * commit writes a model's latest value to the changelog once instead of once per record.
      */
     private static void addStores(StreamsBuilder builder, TopologySettings settings) {
+        Duration retention = settings.dedupRetention();
+        for (String memory : List.of(DEDUP_IDS_STORE, DEDUP_FACTS_STORE)) {
+            builder.addStateStore(Stores.windowStoreBuilder(
+                    Stores.persistentWindowStore(memory, retention.multipliedBy(DedupMemory.STORE_RETENTION_BUCKETS),
+                            retention, false),
+                    Serdes.String(), DedupMemory.Entry.serde()));
+        }
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(DEDUP_CLOCKS_STORE), Serdes.String(), Serdes.Long())
+                .withCachingEnabled());
         builder.addStateStore(Stores.windowStoreBuilder(
-                Stores.persistentWindowStore(CORRECTION_IDS_STORE, settings.dedupRetention(),
-                        settings.dedupRetention(), false),
+                Stores.persistentWindowStore(LEGACY_CORRECTION_IDS_STORE, retention, retention, false),
                 Serdes.String(), Serdes.Long()));
         builder.addStateStore(Stores.windowStoreBuilder(
-                Stores.persistentWindowStore(FACT_TARGETS_STORE, settings.dedupRetention(),
-                        settings.dedupRetention(), false),
+                Stores.persistentWindowStore(LEGACY_FACT_TARGETS_STORE, retention, retention, false),
                 Serdes.String(), Serdes.String()));
         builder.addStateStore(Stores.keyValueStoreBuilder(
                 Stores.persistentKeyValueStore(REGISTRY_WAITS_STORE), Serdes.Long(), ParkedRecord.serde()));
