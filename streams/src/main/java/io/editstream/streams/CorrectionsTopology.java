@@ -4,7 +4,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
-import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -58,7 +57,9 @@ public final class CorrectionsTopology {
     static final String REORDER_BUFFER_STORE = "reorder-buffer";
     static final String MODEL_CLOCKS_STORE = "model-clocks";
     static final String SEQUENCES_STORE = "sequences";
-    static final String OPEN_BATCHES_STORE = "open-batches";
+    static final String OPEN_BATCH_EDITS_STORE = "open-batch-edits";
+    /** Open batches as an earlier version kept them (whole); closed by the first record or punctuation. */
+    static final String LEGACY_OPEN_BATCHES_STORE = "open-batches";
     static final String REGISTRY_WAITS_STORE = "registry-waits";
     static final String BY_MODEL_TOPIC = "by-model";
 
@@ -116,7 +117,8 @@ public final class CorrectionsTopology {
                 .process(() -> new ReorderBuffer(settings, activity), Named.as("reorder-and-supersede"),
                         REORDER_BUFFER_STORE, MODEL_CLOCKS_STORE)
                 .process(Sequencer::new, Named.as("sequence"), SEQUENCES_STORE)
-                .process(() -> new Batcher(settings), Named.as("batch"), OPEN_BATCHES_STORE)
+                .process(() -> new Batcher(settings), Named.as("batch"), OPEN_BATCH_EDITS_STORE,
+                        LEGACY_OPEN_BATCHES_STORE)
                 .to(settings.editRequestsTopic(), Produced.with(Serdes.String(), outputs.editBatches())
                         .withName("edit-requests"));
 
@@ -157,11 +159,10 @@ public final class CorrectionsTopology {
                 Stores.persistentKeyValueStore(SEQUENCES_STORE), Serdes.String(), Serdes.Long())
                 .withCachingEnabled());
         builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(OPEN_BATCHES_STORE), Serdes.String(), editBatchStoreSerde())
+                Stores.persistentKeyValueStore(OPEN_BATCH_EDITS_STORE), Serdes.Bytes(), Batcher.Entry.serde())
                 .withCachingEnabled());
-    }
-
-    private static Serde<EditBatch> editBatchStoreSerde() {
-        return SpecificRecordSerde.of(EditBatch.class);
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(LEGACY_OPEN_BATCHES_STORE), Serdes.String(),
+                SpecificRecordSerde.of(EditBatch.class)));
     }
 }

@@ -18,6 +18,7 @@ import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.WindowStore;
 
 import io.editstream.events.CorrectionEvent;
@@ -131,6 +132,11 @@ final class TopologyFixture implements AutoCloseable {
     /** A window store of the topology, to write state as an earlier version of the application left it. */
     <K, V> WindowStore<K, V> windowStore(String name) {
         return driver.getWindowStore(name);
+    }
+
+    /** A key-value store of the topology, to write state as an earlier version of the application left it. */
+    <K, V> KeyValueStore<K, V> keyValueStore(String name) {
+        return driver.getKeyValueStore(name);
     }
 
     long counter(String name) {
