@@ -21,7 +21,6 @@ import org.apache.kafka.streams.state.KeyValueStore;
 import io.editstream.corrections.EncodedSize;
 import io.editstream.events.EditBatch;
 import io.editstream.events.EditRequest;
-import io.editstream.events.Supersession;
 
 /**
  * Step 5: groups each model's sequenced edits into batches of up to N edits, closing a batch that has not filled
@@ -144,11 +143,7 @@ final class Batcher implements Processor<String, PendingEdit, String, EditBatch>
 
     /** An upper bound of what the edit adds to a batch, with the corrections it superseded. */
     private static long bytes(PendingEdit edit) {
-        long size = EncodedSize.of(edit.request());
-        for (Supersession s : edit.superseded()) {
-            size += EncodedSize.of(s);
-        }
-        return size;
+        return EncodedSize.of(edit.request()) + edit.supersededBytes();
     }
 
     private void closeLingering(long now) {
