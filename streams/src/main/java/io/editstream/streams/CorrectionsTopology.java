@@ -126,7 +126,7 @@ public final class CorrectionsTopology {
     }
 
     /**
-     * All persistent (RocksDB) and changelogged. Dedup memories are window stores of time buckets whose old
+     * All changelogged, and persistent (RocksDB) but for the dedup clocks. Dedup memories are window stores of time buckets whose old
      * segments expire after the retention window ({@link DedupMemory}); the reorder buffer holds only what waits for
      * the grace period; the rest is one entry per model. Stores written once per record per model are cached, so a
      * commit writes a model's latest value to the changelog once instead of once per record.
@@ -139,8 +139,10 @@ public final class CorrectionsTopology {
                             retention, false),
                     Serdes.String(), DedupMemory.Entry.serde()));
         }
+        // Two entries per task, written every commit: in memory (restored from its changelog), so that a commit
+        // does not flush one more RocksDB instance for them.
         builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(DEDUP_CLOCKS_STORE), Serdes.String(), Serdes.Long())
+                Stores.inMemoryKeyValueStore(DEDUP_CLOCKS_STORE), Serdes.String(), Serdes.Long())
                 .withCachingEnabled());
         builder.addStateStore(Stores.windowStoreBuilder(
                 Stores.persistentWindowStore(LEGACY_CORRECTION_IDS_STORE, retention, retention, false),

@@ -20,7 +20,7 @@ import org.apache.kafka.streams.state.WindowStore;
  * can still be seen lies in the last two buckets, so a lookup is a get in each; whole buckets expire with the
  * store's segments (retention 2R, one segment per bucket), and the changelog's compact+delete policy drops them
  * there too: nothing is scanned or deleted per record. The memory's clock (the latest event time remembered) lives
- * in a small cached store, so that what is visible after a restart is exactly what was visible before it.
+ * in a small changelogged store, so that what is visible after a restart is exactly what was visible before it.
  *
  * <p>Visibility is that of the event-time window stores this replaces (each entry stored at its event time, fetched
  * over ±R): an entry timed t is seen by a correction timed {@code at} when {@code at - R <= t <= at + R} and
