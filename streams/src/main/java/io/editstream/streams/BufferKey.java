@@ -8,7 +8,8 @@ import org.apache.kafka.common.utils.Bytes;
 /**
  * Keys of the reorder buffer: model id, NUL, event time, correction id. Byte order is event-time order within a
  * model (the time is big-endian with the sign bit flipped), ties broken by correction id, so a range scan releases
- * a model's corrections in order.
+ * a model's corrections in order. The open batches' edits are keyed the same way, by model and sequence number
+ * (with no id), so that a model's stored edits come back in sequence order.
  */
 final class BufferKey {
     /** Greater than the first byte of any UTF-8 correction id, so it bounds a scan up to a time inclusive. */

@@ -1,8 +1,9 @@
 package io.editstream.streams;
 
+import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
-import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -47,12 +48,18 @@ import io.editstream.events.SerdeSettings;
  * of the corrections topic.
  */
 public final class CorrectionsTopology {
-    static final String CORRECTION_IDS_STORE = "correction-ids";
-    static final String FACT_TARGETS_STORE = "fact-targets";
+    static final String DEDUP_IDS_STORE = "dedup-ids";
+    static final String DEDUP_FACTS_STORE = "dedup-facts";
+    static final String DEDUP_CLOCKS_STORE = "dedup-clocks";
+    /** The dedup memories as an earlier version kept them; emptied into the ones above by the first record. */
+    static final String LEGACY_CORRECTION_IDS_STORE = "correction-ids";
+    static final String LEGACY_FACT_TARGETS_STORE = "fact-targets";
     static final String REORDER_BUFFER_STORE = "reorder-buffer";
     static final String MODEL_CLOCKS_STORE = "model-clocks";
     static final String SEQUENCES_STORE = "sequences";
-    static final String OPEN_BATCHES_STORE = "open-batches";
+    static final String OPEN_BATCH_EDITS_STORE = "open-batch-edits";
+    /** Open batches as an earlier version kept them (whole); closed by the first record or punctuation. */
+    static final String LEGACY_OPEN_BATCHES_STORE = "open-batches";
     static final String REGISTRY_WAITS_STORE = "registry-waits";
     static final String BY_MODEL_TOPIC = "by-model";
 
@@ -105,11 +112,13 @@ public final class CorrectionsTopology {
                 .mapValues(Checked.Valid::request, Named.as("in-place"))
                 .merge(moved, Named.as("each-model-in-one-task"))
                 .process(() -> new Deduplicator(settings), Named.as("dedup"),
-                        CORRECTION_IDS_STORE, FACT_TARGETS_STORE)
+                        DEDUP_IDS_STORE, DEDUP_FACTS_STORE, DEDUP_CLOCKS_STORE,
+                        LEGACY_CORRECTION_IDS_STORE, LEGACY_FACT_TARGETS_STORE)
                 .process(() -> new ReorderBuffer(settings, activity), Named.as("reorder-and-supersede"),
                         REORDER_BUFFER_STORE, MODEL_CLOCKS_STORE)
                 .process(Sequencer::new, Named.as("sequence"), SEQUENCES_STORE)
-                .process(() -> new Batcher(settings), Named.as("batch"), OPEN_BATCHES_STORE)
+                .process(() -> new Batcher(settings), Named.as("batch"), OPEN_BATCH_EDITS_STORE,
+                        LEGACY_OPEN_BATCHES_STORE)
                 .to(settings.editRequestsTopic(), Produced.with(Serdes.String(), outputs.editBatches())
                         .withName("edit-requests"));
 
@@ -117,19 +126,29 @@ public final class CorrectionsTopology {
     }
 
     /**
-     * All persistent (RocksDB) and changelogged. Dedup memories are window stores whose old segments expire after
-     * the retention window; the reorder buffer holds only what waits for the grace period; the
-     * rest is one entry per model. Stores written once per record per model are cached, so a commit writes a
-     * model's latest value to the changelog once instead of once per record.
+     * All changelogged, and persistent (RocksDB) but for the dedup clocks. Dedup memories are window stores of time buckets whose old
+     * segments expire after the retention window ({@link DedupMemory}); the reorder buffer holds only what waits for
+     * the grace period; the rest is one entry per model. Stores written once per record per model are cached, so a
+     * commit writes a model's latest value to the changelog once instead of once per record.
      */
     private static void addStores(StreamsBuilder builder, TopologySettings settings) {
+        Duration retention = settings.dedupRetention();
+        for (String memory : List.of(DEDUP_IDS_STORE, DEDUP_FACTS_STORE)) {
+            builder.addStateStore(Stores.windowStoreBuilder(
+                    Stores.persistentWindowStore(memory, retention.multipliedBy(DedupMemory.STORE_RETENTION_BUCKETS),
+                            retention, false),
+                    Serdes.String(), DedupMemory.Entry.serde()));
+        }
+        // Two entries per task, written every commit: in memory (restored from its changelog), so that a commit
+        // does not flush one more RocksDB instance for them.
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.inMemoryKeyValueStore(DEDUP_CLOCKS_STORE), Serdes.String(), Serdes.Long())
+                .withCachingEnabled());
         builder.addStateStore(Stores.windowStoreBuilder(
-                Stores.persistentWindowStore(CORRECTION_IDS_STORE, settings.dedupRetention(),
-                        settings.dedupRetention(), false),
+                Stores.persistentWindowStore(LEGACY_CORRECTION_IDS_STORE, retention, retention, false),
                 Serdes.String(), Serdes.Long()));
         builder.addStateStore(Stores.windowStoreBuilder(
-                Stores.persistentWindowStore(FACT_TARGETS_STORE, settings.dedupRetention(),
-                        settings.dedupRetention(), false),
+                Stores.persistentWindowStore(LEGACY_FACT_TARGETS_STORE, retention, retention, false),
                 Serdes.String(), Serdes.String()));
         builder.addStateStore(Stores.keyValueStoreBuilder(
                 Stores.persistentKeyValueStore(REGISTRY_WAITS_STORE), Serdes.Long(), ParkedRecord.serde()));
@@ -142,11 +161,10 @@ public final class CorrectionsTopology {
                 Stores.persistentKeyValueStore(SEQUENCES_STORE), Serdes.String(), Serdes.Long())
                 .withCachingEnabled());
         builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(OPEN_BATCHES_STORE), Serdes.String(), editBatchStoreSerde())
+                Stores.persistentKeyValueStore(OPEN_BATCH_EDITS_STORE), Serdes.Bytes(), Batcher.Entry.serde())
                 .withCachingEnabled());
-    }
-
-    private static Serde<EditBatch> editBatchStoreSerde() {
-        return SpecificRecordSerde.of(EditBatch.class);
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(LEGACY_OPEN_BATCHES_STORE), Serdes.String(),
+                SpecificRecordSerde.of(EditBatch.class)));
     }
 }

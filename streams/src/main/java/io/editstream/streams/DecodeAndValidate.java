@@ -270,7 +270,7 @@ final class DecodeAndValidate implements Processor<byte[], byte[], byte[], Check
         return -1;
     }
 
-    private static EditRequest toRequest(CorrectionEvent c) {
+    static EditRequest toRequest(CorrectionEvent c) {
         return EditRequest.newBuilder()
                 .setSequence(0)
                 .setCorrectionId(c.getCorrectionId())

@@ -12,6 +12,7 @@ import java.util.List;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 
+import io.editstream.corrections.EncodedSize;
 import io.editstream.events.EditRequest;
 import io.editstream.events.Supersession;
 
@@ -23,6 +24,15 @@ record PendingEdit(EditRequest request, List<Supersession> superseded) {
 
     PendingEdit {
         superseded = List.copyOf(superseded);
+    }
+
+    /** An upper bound of the encoded size of the supersessions (see {@link EncodedSize}). */
+    long supersededBytes() {
+        long bytes = 0;
+        for (Supersession s : superseded) {
+            bytes += EncodedSize.of(s);
+        }
+        return bytes;
     }
 
     PendingEdit withSupersession(Supersession loser) {

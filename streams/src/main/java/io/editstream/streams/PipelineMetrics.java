@@ -21,6 +21,8 @@ public final class PipelineMetrics {
     public static final String SEMANTIC_DUPLICATES = "semantic-duplicates";
     public static final String SUPERSEDED = "superseded";
     public static final String LATE = "late";
+    /** Releases forced by a fact whose supersessions reached their byte bound within the grace period. */
+    public static final String EARLY_RELEASES = "early-releases";
     /** Records that waited for an unreachable schema registry (parked, then decoded once it answered). */
     public static final String REGISTRY_WAITS = "registry-waits";
 

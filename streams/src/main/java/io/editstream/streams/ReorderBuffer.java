@@ -35,6 +35,14 @@ import io.editstream.events.Supersession;
  * input at all ({@link InputActivity}): a consumer that lags, a processing stall or a restart is not silence in the
  * log, and counting it as such would release corrections ahead of earlier-timed ones still waiting in the topic.
  *
+ * <p>What a held correction carries about the corrections it superseded is bounded in bytes
+ * ({@link TopologySettings#supersessionsMaxBytes()}): a fact that flips more often within the grace period than
+ * that allows (a detector in a loop, or a hostile one) has its model's held corrections released at once up to and
+ * including the current winner, in order, with the supersessions gathered so far; the next correction of the fact
+ * starts afresh. So the reorder buffer's changelog records and the edit's batch stay under the record size limit,
+ * nothing is dropped, and the only cost is that a correction of the model timed before the winner that arrives
+ * later is late (sequenced on arrival, flagged). Counted as {@value PipelineMetrics#EARLY_RELEASES} and logged.
+ *
  * <p>Late corrections (timed before something already released) cannot be put in order any more. They are never
  * dropped: one that conflicts with a pending correction of its fact is decided by event time like any other,
  * otherwise it is released at once, flagged {@code late}, counted and logged. A late correction is applied even when
@@ -62,6 +70,7 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
     private final Map<String, ModelClock> clockByModel = new HashMap<>();
     private Sensor superseded;
     private Sensor late;
+    private Sensor earlyReleases;
     /** The partition's clock: the latest event time of any model in this task (derived from the model clocks). */
     private long partitionClock;
     /** Whether this partition had input since the last wall-clock check. */
@@ -100,6 +109,7 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         }
         this.superseded = PipelineMetrics.counter(context, PipelineMetrics.SUPERSEDED);
         this.late = PipelineMetrics.counter(context, PipelineMetrics.LATE);
+        this.earlyReleases = PipelineMetrics.counter(context, PipelineMetrics.EARLY_RELEASES);
         this.lastCheck = context.currentSystemTimeMs();
         this.threadProcessedAtLastCheck = activity.processedByThisThread();
         this.idle = 0;
@@ -116,8 +126,9 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
 
         Bytes pendingKey = pendingFacts.get(fact);
         PendingEdit pending = pendingKey == null ? null : held.get(pendingKey);
+        long releaseNow = Long.MIN_VALUE;
         if (pending != null) {
-            supersede(model, fact, pendingKey, pending, request);
+            releaseNow = supersede(model, fact, pendingKey, pending, request);
         } else if (eventTime < clock.releasedUpTo()) {
             late.record();
             log.warn("correction {} of model {} is late: detected at {} but edits up to {} are already sequenced "
@@ -131,7 +142,7 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         }
         clock = clock.arrived(eventTime);
         partitionClock = Math.max(partitionClock, eventTime);
-        setClock(model, release(model, clock, cutoff(clock, 0)));
+        setClock(model, release(model, clock, Math.max(cutoff(clock, 0), releaseNow)));
         inputSinceCheck = true;
     }
 
@@ -145,8 +156,13 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
         return Math.max(clock.maxEventTime(), quietModelClock) + idleMs - grace;
     }
 
-    /** The later event time wins; the loser is reported with the winner and never applied. */
-    private void supersede(String model, String fact, Bytes pendingKey, PendingEdit pending, EditRequest arriving) {
+    /**
+     * The later event time wins; the loser is reported with the winner and never applied.
+     *
+     * @return the event time up to which the model's held corrections must be released now: the winner's when its
+     *         supersessions have reached their byte bound, else Long.MIN_VALUE
+     */
+    private long supersede(String model, String fact, Bytes pendingKey, PendingEdit pending, EditRequest arriving) {
         EditRequest waiting = pending.request();
         boolean arrivingWins = compare(arriving, waiting) > 0;
         EditRequest winner = arrivingWins ? arriving : waiting;
@@ -168,6 +184,15 @@ final class ReorderBuffer implements Processor<String, EditRequest, String, Pend
             buffer.put(pendingKey, updated);
             held.put(pendingKey, updated);
         }
+        long bytes = updated.supersededBytes();
+        if (bytes < settings.supersessionsMaxBytes()) {
+            return Long.MIN_VALUE;
+        }
+        earlyReleases.record();
+        log.warn("model {}: correction {} has superseded {} corrections ({} bytes, bound {}) within the grace period; "
+                + "releasing the model's held corrections up to it now", model, winner.getCorrectionId(),
+                updated.superseded().size(), bytes, settings.supersessionsMaxBytes());
+        return winner.getDetectedAt().toEpochMilli();
     }
 
     private void hold(String model, String fact, PendingEdit edit) {

@@ -44,6 +44,11 @@ import io.editstream.events.Topics;
  * @param deadLetterMaxOriginalBytes {@value #DLQ_MAX_ORIGINAL_BYTES}, default 524288 (512 KiB): most bytes of a
  *                         refused record's key and value a dead letter carries; beyond it they are truncated, and
  *                         the dead letter says so and carries the originals' lengths and SHA-256 digests
+ * @param supersessionsMaxBytes {@value #SUPERSESSIONS_MAX_BYTES}, default 65536 (64 KiB): most bytes of reports of
+ *                         superseded corrections a held correction gathers in the grace period; a fact flipping
+ *                         more often than that has its model's held corrections released at once, up to it (see
+ *                         {@code ReorderBuffer}). With the correction limit it keeps an edit with its
+ *                         supersessions under the batch byte budget
  * @param maxFailuresPerRecord {@value #MAX_FAILURES_PER_RECORD}, default 3: a stream thread that dies this many times
  *                         in a row on the same input record takes the application to ERROR, naming the record,
  *                         instead of being replaced forever
@@ -65,6 +70,7 @@ public record TopologySettings(
         Duration punctuateInterval,
         int batchMaxBytes,
         int deadLetterMaxOriginalBytes,
+        int supersessionsMaxBytes,
         int maxFailuresPerRecord,
         ValidationRules validationRules) {
 
@@ -83,6 +89,7 @@ public record TopologySettings(
     public static final String MAX_CORRECTION_BYTES = "editstream.max.correction.bytes";
     public static final String BATCH_MAX_BYTES = "editstream.batch.max.bytes";
     public static final String DLQ_MAX_ORIGINAL_BYTES = "editstream.dlq.max.original.bytes";
+    public static final String SUPERSESSIONS_MAX_BYTES = "editstream.supersessions.max.bytes";
     public static final String MAX_FAILURES_PER_RECORD = "editstream.max.failures.per.record";
 
     public static final Duration DEFAULT_GRACE = Duration.ofSeconds(2);
@@ -93,6 +100,7 @@ public record TopologySettings(
     public static final Duration DEFAULT_PUNCTUATE_INTERVAL = Duration.ofMillis(100);
     public static final int DEFAULT_BATCH_MAX_BYTES = 512 * 1024;
     public static final int DEFAULT_DLQ_MAX_ORIGINAL_BYTES = 512 * 1024;
+    public static final int DEFAULT_SUPERSESSIONS_MAX_BYTES = 64 * 1024;
     public static final int DEFAULT_MAX_FAILURES_PER_RECORD = 3;
 
     public TopologySettings {
@@ -117,6 +125,7 @@ public record TopologySettings(
         require(batchMaxBytes >= 1, BATCH_MAX_BYTES, "must be >= 1, got " + batchMaxBytes);
         require(deadLetterMaxOriginalBytes >= 0, DLQ_MAX_ORIGINAL_BYTES,
                 "must be >= 0, got " + deadLetterMaxOriginalBytes);
+        require(supersessionsMaxBytes >= 1, SUPERSESSIONS_MAX_BYTES, "must be >= 1, got " + supersessionsMaxBytes);
         require(maxFailuresPerRecord >= 1, MAX_FAILURES_PER_RECORD, "must be >= 1, got " + maxFailuresPerRecord);
         require(validationRules.knownModels().equals(knownModels), MODELS,
                 "the validation rules must know the same models");
@@ -158,6 +167,7 @@ public record TopologySettings(
                 millis(p, PUNCTUATE_INTERVAL_MS, DEFAULT_PUNCTUATE_INTERVAL),
                 intValue(p, BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_BYTES),
                 intValue(p, DLQ_MAX_ORIGINAL_BYTES, DEFAULT_DLQ_MAX_ORIGINAL_BYTES),
+                intValue(p, SUPERSESSIONS_MAX_BYTES, DEFAULT_SUPERSESSIONS_MAX_BYTES),
                 intValue(p, MAX_FAILURES_PER_RECORD, DEFAULT_MAX_FAILURES_PER_RECORD),
                 new ValidationRules(knownModels, maxTextBytes, maxListSize, maxCorrectionBytes));
     }
@@ -165,19 +175,19 @@ public record TopologySettings(
     public TopologySettings withGrace(Duration newGrace) {
         return new TopologySettings(knownModels, correctionsTopic, editRequestsTopic, deadLetterTopic, newGrace,
                 batchMaxEdits, batchLinger, dedupRetention, maxClockSkew, punctuateInterval, batchMaxBytes,
-                deadLetterMaxOriginalBytes, maxFailuresPerRecord, validationRules);
+                deadLetterMaxOriginalBytes, supersessionsMaxBytes, maxFailuresPerRecord, validationRules);
     }
 
     public TopologySettings withBatching(int maxEdits, Duration linger) {
         return new TopologySettings(knownModels, correctionsTopic, editRequestsTopic, deadLetterTopic, grace,
                 maxEdits, linger, dedupRetention, maxClockSkew, punctuateInterval, batchMaxBytes,
-                deadLetterMaxOriginalBytes, maxFailuresPerRecord, validationRules);
+                deadLetterMaxOriginalBytes, supersessionsMaxBytes, maxFailuresPerRecord, validationRules);
     }
 
     public TopologySettings withDedupRetention(Duration retention) {
         return new TopologySettings(knownModels, correctionsTopic, editRequestsTopic, deadLetterTopic, grace,
                 batchMaxEdits, batchLinger, retention, maxClockSkew, punctuateInterval, batchMaxBytes,
-                deadLetterMaxOriginalBytes, maxFailuresPerRecord, validationRules);
+                deadLetterMaxOriginalBytes, supersessionsMaxBytes, maxFailuresPerRecord, validationRules);
     }
 
     private static Duration millis(Properties p, String key, Duration defaultValue) {

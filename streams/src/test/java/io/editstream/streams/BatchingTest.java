@@ -3,6 +3,7 @@ package io.editstream.streams;
 import static io.editstream.streams.ReorderingTest.ids;
 import static io.editstream.streams.TopologyFixture.correction;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import io.editstream.events.CorrectionEvent;
 import io.editstream.events.EditBatch;
+import io.editstream.events.EditRequest;
 
 /** A model's edits are batched: up to N edits, or what has gathered after the linger time, whichever comes first. */
 class BatchingTest {
@@ -88,6 +90,29 @@ class BatchingTest {
             f.send(correction("c-3", "Madrid", "Italy", 20));
             f.advanceWallClock(Duration.ofMillis(500));
             assertBatch(f.batches().get(0), 3, 3, List.of("c-3"));
+        }
+    }
+
+    @Test
+    void aBatchLeftOpenByTheEarlierVersionIsClosedBeforeItsModelsNextEdit() {
+        try (TopologyFixture f = fixture(5, Duration.ofMinutes(10))) {
+            // As the previous version left it (read by the first record): edit 1 sequenced, its batch stored whole.
+            EditRequest stored = DecodeAndValidate.toRequest(correction("c-1", "Rome", "France", 0));
+            stored.setSequence(1L);
+            f.<String, Long>keyValueStore(CorrectionsTopology.SEQUENCES_STORE).put(TopologyFixture.MODEL, 1L);
+            f.<String, EditBatch>keyValueStore(CorrectionsTopology.LEGACY_OPEN_BATCHES_STORE).put(
+                    TopologyFixture.MODEL, EditBatch.newBuilder().setModelId(TopologyFixture.MODEL)
+                            .setFirstSequence(1).setLastSequence(1).setEdits(List.of(stored))
+                            .setSuperseded(List.of()).setCreatedAt(TopologyFixture.START).build());
+            f.send(correction("c-2", "Berlin", "Spain", 10));
+            List<EditBatch> batches = f.batches();
+            assertEquals(1, batches.size(), "the earlier batch, closed as it stood");
+            assertBatch(batches.get(0), 1, 1, List.of("c-1"));
+            f.advanceWallClock(Duration.ofMinutes(10));
+            assertBatch(f.batches().get(0), 2, 2, List.of("c-2"));
+            try (var left = f.<String, EditBatch>keyValueStore(CorrectionsTopology.LEGACY_OPEN_BATCHES_STORE).all()) {
+                assertFalse(left.hasNext());
+            }
         }
     }
 

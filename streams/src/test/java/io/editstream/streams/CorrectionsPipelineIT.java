@@ -118,16 +118,17 @@ class CorrectionsPipelineIT {
     }
 
     @Test
-    void sequenceNumbersContinueAfterARestartThatRestoresStateFromTheChangelog() throws Exception {
-        TopologySettings settings = settings("restart").withGrace(Duration.ZERO);
+    void sequenceNumbersAndAnOpenBatchContinueAfterARestartThatRestoresStateFromTheChangelog() throws Exception {
+        TopologySettings settings = settings("restart").withGrace(Duration.ZERO).withBatching(5, Duration.ofHours(1));
         Map<String, Object> overrides = streamsOverrides("restart");
         try (KafkaProducer<byte[], byte[]> producer = producer()) {
             try (CorrectionsApp app = CorrectionsApp.start(bootstrap(), settings, serdes, overrides)) {
-                for (int i = 0; i < 5; i++) {
+                for (int i = 0; i < 7; i++) {
                     send(producer, settings, i);
                 }
                 producer.flush();
                 readUntil(settings.editRequestsTopic(), deserializer(EditBatch.class), all -> editCount(all) >= 5);
+                awaitCommitted(overrides, settings.correctionsTopic(), 7); // edits 6 and 7 wait in an open batch
                 assertEquals(KafkaStreams.State.RUNNING, app.state());
             }
             // A fresh machine: everything must come back from the changelog topics.
@@ -135,17 +136,39 @@ class CorrectionsPipelineIT {
 
             try (CorrectionsApp app = CorrectionsApp.start(bootstrap(), settings, serdes, overrides)) {
                 send(producer, settings, 0); // a retry of an applied correction: the dedup memory was restored too
-                for (int i = 5; i < 8; i++) {
+                for (int i = 7; i < 10; i++) {
                     send(producer, settings, i);
                 }
                 producer.flush();
-                List<EditRequest> edits = readUntil(settings.editRequestsTopic(), deserializer(EditBatch.class),
-                        all -> editCount(all) >= 8).stream().flatMap(b -> b.getEdits().stream()).toList();
-                assertEquals(LongStream.rangeClosed(1, 8).boxed().toList(),
+                List<EditBatch> batches = readUntil(settings.editRequestsTopic(), deserializer(EditBatch.class),
+                        all -> editCount(all) >= 10);
+                assertEquals(List.of(1L, 6L), batches.stream().map(EditBatch::getFirstSequence).toList());
+                assertEquals(List.of(5L, 10L), batches.stream().map(EditBatch::getLastSequence).toList());
+                List<EditRequest> edits = batches.stream().flatMap(b -> b.getEdits().stream()).toList();
+                assertEquals(LongStream.rangeClosed(1, 10).boxed().toList(),
                         edits.stream().map(EditRequest::getSequence).toList());
-                assertEquals(IntStream.range(0, 8).mapToObj(i -> "r-" + i).toList(),
+                assertEquals(IntStream.range(0, 10).mapToObj(i -> "r-" + i).toList(),
                         edits.stream().map(EditRequest::getCorrectionId).toList());
                 assertEquals(1, PipelineMetrics.total(app.metrics(), PipelineMetrics.EXACT_DUPLICATES));
+            }
+        }
+    }
+
+    /** Waits until the application has committed (with its state, exactly-once) this many input records. */
+    private static void awaitCommitted(Map<String, Object> overrides, String topic, long records) throws Exception {
+        String group = overrides.get(StreamsConfig.APPLICATION_ID_CONFIG).toString();
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        try (var admin = stack.kafka().admin()) {
+            while (true) {
+                long committed = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get()
+                        .entrySet().stream().filter(e -> e.getKey().topic().equals(topic) && e.getValue() != null)
+                        .mapToLong(e -> e.getValue().offset()).sum();
+                if (committed >= records) {
+                    return;
+                }
+                assertTrue(System.nanoTime() < deadline, "the application committed " + committed + " of "
+                        + records + " records of " + topic + " in 60 s");
+                Thread.sleep(50);
             }
         }
     }

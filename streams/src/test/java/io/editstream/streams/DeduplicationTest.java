@@ -3,11 +3,13 @@ package io.editstream.streams;
 import static io.editstream.streams.ReorderingTest.ids;
 import static io.editstream.streams.TopologyFixture.correction;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
+import org.apache.kafka.streams.state.WindowStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,6 +19,8 @@ import io.editstream.events.DeadLetterReason;
 
 /** Exact duplicates (same correction id) and semantic duplicates (same fact, same target) are dropped and counted. */
 class DeduplicationTest {
+    private static final long START_MS = TopologyFixture.START.toEpochMilli();
+
     @TempDir
     Path stateDir;
 
@@ -75,6 +79,55 @@ class DeduplicationTest {
             f.advanceWallClock(Duration.ofSeconds(3));
             assertEquals(List.of("c-1", "c-3"), ids(f.edits()));
             assertEquals(1, f.counter(PipelineMetrics.SEMANTIC_DUPLICATES));
+        }
+    }
+
+    @Test
+    void theWindowSpansTheMemorysTimeBuckets() {
+        // Buckets are as long as the window (6 min) and START is on a bucket boundary.
+        TopologySettings settings = TopologyFixture.settings().withDedupRetention(Duration.ofMinutes(6));
+        try (TopologyFixture f = fixture(settings)) {
+            f.advanceWallClock(Duration.ofMinutes(4)); // the clock skew (5 min) and window allow 3 to 9 min
+            f.send(correction("c-1", "Rome", "France", 300_000)); // 5 min: the first bucket
+            f.send(correction("c-2", "Oslo", "Peru", 330_000));
+            f.send(correction("c-1", "Rome", "France", 420_000)); // its retry at 7 min, in the next bucket
+            f.advanceWallClock(Duration.ofMinutes(3)); // 6 to 12 min
+            f.send(correction("c-3", "Oslo", "Peru", 600_000)); // 4.5 min after c-2, in the next bucket
+            f.send(correction("c-2", "Oslo", "Peru", 700_000)); // 6 min 10 s after c-2: a new correction again
+            f.advanceWallClock(Duration.ofSeconds(3));
+            assertEquals(List.of("c-1", "c-2", "c-2"), ids(f.edits()));
+            assertEquals(1, f.counter(PipelineMetrics.EXACT_DUPLICATES));
+            assertEquals(1, f.counter(PipelineMetrics.SEMANTIC_DUPLICATES));
+        }
+    }
+
+    @Test
+    void whatTheEarlierStoresRememberIsMovedIntoTheNewOnesOnUpgrade() {
+        try (TopologyFixture f = fixture(TopologyFixture.settings())) {
+            // As the previous version left them: each memory a window store keyed by event time.
+            long day = Duration.ofDays(1).toMillis();
+            WindowStore<String, Long> ids = f.windowStore(CorrectionsTopology.LEGACY_CORRECTION_IDS_STORE);
+            WindowStore<String, String> facts = f.windowStore(CorrectionsTopology.LEGACY_FACT_TARGETS_STORE);
+            CorrectionEvent applied = correction("c-1", "Rome", "France", -2 * day);
+            ids.put("c-1", -2 * day + START_MS, -2 * day + START_MS);
+            facts.put(Fact.of(TopologyFixture.MODEL, DecodeAndValidate.toRequest(applied)).key(), "France",
+                    -2 * day + START_MS);
+            ids.put("c-2", -day + START_MS, -day + START_MS);
+            facts.put(Fact.of(TopologyFixture.MODEL, DecodeAndValidate.toRequest(correction("c-2", "Oslo", "Peru", 0)))
+                    .key(), "Peru", -day + START_MS);
+
+            f.send(applied); // a retry of an applied correction
+            f.send(correction("c-3", "Rome", "France", 0)); // the target Rome already has
+            f.send(correction("c-4", "Oslo", "Chile", 10)); // a new target for Oslo
+            f.send(correction("c-5", "Oslo", "Peru", 20)); // and back: a real edit
+            f.send(correction("c-2", "Oslo", "Peru", 30)); // a retry of the earlier c-2
+            assertEquals(List.of("c-4", "c-5"), ids(f.edits()));
+            assertEquals(2, f.counter(PipelineMetrics.EXACT_DUPLICATES));
+            assertEquals(1, f.counter(PipelineMetrics.SEMANTIC_DUPLICATES));
+            try (var left = ids.all(); var leftFacts = facts.all()) {
+                assertFalse(left.hasNext(), "the earlier ids store is emptied");
+                assertFalse(leftFacts.hasNext(), "the earlier facts store is emptied");
+            }
         }
     }
 

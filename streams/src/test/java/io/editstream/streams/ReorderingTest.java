@@ -7,11 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Properties;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.editstream.corrections.EncodedSize;
 import io.editstream.events.EditBatch;
 import io.editstream.events.EditRequest;
 import io.editstream.events.Supersession;
@@ -57,6 +61,43 @@ class ReorderingTest {
             }
             f.advanceWallClock(GRACE.plusSeconds(1));
             assertEquals(expected, ids(f.edits()));
+        }
+    }
+
+    @Test
+    void aFactFlippingPastTheSupersessionBoundReleasesItsModelUpToTheWinnerKeepingEveryReport() {
+        Properties p = new Properties();
+        p.setProperty(TopologySettings.MODELS, String.join(",", TopologyFixture.MODELS));
+        p.setProperty(TopologySettings.SUPERSESSIONS_MAX_BYTES, "200"); // about five supersessions of these
+        p.setProperty(TopologySettings.GRACE_MS, String.valueOf(GRACE.toMillis()));
+        try (TopologyFixture f = new TopologyFixture(TopologySettings.fromProperties(p), stateDir)) {
+            f.send(correction("o-1", "Oslo", "Peru", 5)); // held, timed before the flipping fact's winners
+            List<String> flips = new ArrayList<>();
+            for (int i = 0; i < 16; i++) { // a detector flipping Rome every 10 ms
+                flips.add("c-" + i);
+                f.send(correction("c-" + i, "Rome", i % 2 == 0 ? "France" : "Spain", 10 + i * 10L));
+            }
+            List<EditBatch> early = f.batches();
+            f.advanceWallClock(GRACE.plusSeconds(1));
+            List<EditBatch> all = new ArrayList<>(early);
+            all.addAll(f.batches());
+
+            List<EditRequest> edits = all.stream().flatMap(b -> b.getEdits().stream()).toList();
+            assertFalse(early.isEmpty(), "the bound released the model before the grace period was over");
+            assertEquals("o-1", edits.get(0).getCorrectionId(), "released in event-time order");
+            assertTrue(edits.stream().filter(e -> e.getSubject().equals("Rome")).count() > 1);
+            assertTrue(edits.stream().noneMatch(EditRequest::getLate));
+            List<String> reported = new ArrayList<>();
+            for (EditBatch batch : all) {
+                long bytes = batch.getSuperseded().stream().mapToLong(EncodedSize::of).sum();
+                assertTrue(bytes < 200 + 100, "one supersession at most past the bound: " + bytes);
+                batch.getSuperseded().forEach(s -> reported.add(s.getCorrectionId().toString()));
+            }
+            List<String> seen = new ArrayList<>(reported);
+            edits.stream().filter(e -> e.getSubject().equals("Rome")).forEach(e -> seen.add(e.getCorrectionId()));
+            seen.sort(Comparator.comparingInt(id -> Integer.parseInt(id.substring(2))));
+            assertEquals(flips, seen, "every flip applied or reported superseded, once");
+            assertTrue(f.counter(PipelineMetrics.EARLY_RELEASES) > 0);
         }
     }
 

@@ -18,6 +18,8 @@ import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.WindowStore;
 
 import io.editstream.events.CorrectionEvent;
 import io.editstream.events.DeadLetter;
@@ -125,6 +127,16 @@ final class TopologyFixture implements AutoCloseable {
 
     List<DeadLetter> deadLetters() {
         return deadLetters.readValuesToList();
+    }
+
+    /** A window store of the topology, to write state as an earlier version of the application left it. */
+    <K, V> WindowStore<K, V> windowStore(String name) {
+        return driver.getWindowStore(name);
+    }
+
+    /** A key-value store of the topology, to write state as an earlier version of the application left it. */
+    <K, V> KeyValueStore<K, V> keyValueStore(String name) {
+        return driver.getKeyValueStore(name);
     }
 
     long counter(String name) {

@@ -34,6 +34,7 @@ class TopologySettingsTest {
         assertEquals(ValidationRules.DEFAULT_MAX_CORRECTION_BYTES, s.validationRules().maxCorrectionBytes());
         assertEquals(512 * 1024, s.batchMaxBytes());
         assertEquals(512 * 1024, s.deadLetterMaxOriginalBytes());
+        assertEquals(64 * 1024, s.supersessionsMaxBytes());
         assertEquals(3, s.maxFailuresPerRecord());
         assertEquals(ValidationRules.DEFAULT_MAX_LIST_SIZE, s.validationRules().maxListSize());
         assertEquals(s.knownModels(), s.validationRules().knownModels());
@@ -57,10 +58,12 @@ class TopologySettingsTest {
         p.setProperty(TopologySettings.MAX_CORRECTION_BYTES, "9000");
         p.setProperty(TopologySettings.BATCH_MAX_BYTES, "70000");
         p.setProperty(TopologySettings.DLQ_MAX_ORIGINAL_BYTES, "1000");
+        p.setProperty(TopologySettings.SUPERSESSIONS_MAX_BYTES, "4000");
         p.setProperty(TopologySettings.MAX_FAILURES_PER_RECORD, "5");
         TopologySettings s = TopologySettings.fromProperties(p);
         assertEquals(new TopologySettings(Set.of("m"), "in", "out", "dlq", Duration.ofMillis(250), 100,
-                Duration.ofSeconds(2), Duration.ofMinutes(1), Duration.ZERO, Duration.ofMillis(20), 70_000, 1_000, 5,
+                Duration.ofSeconds(2), Duration.ofMinutes(1), Duration.ZERO, Duration.ofMillis(20), 70_000, 1_000, 4_000,
+                5,
                 new ValidationRules(Set.of("m"), 300, 0, 9_000)), s);
     }
 
@@ -77,6 +80,7 @@ class TopologySettingsTest {
         assertRefused(TopologySettings.MAX_TEXT_BYTES, props(TopologySettings.MAX_TEXT_BYTES, "0"));
         assertRefused(TopologySettings.MAX_CORRECTION_BYTES, props(TopologySettings.MAX_CORRECTION_BYTES, "0"));
         assertRefused(TopologySettings.BATCH_MAX_BYTES, props(TopologySettings.BATCH_MAX_BYTES, "0"));
+        assertRefused(TopologySettings.SUPERSESSIONS_MAX_BYTES, props(TopologySettings.SUPERSESSIONS_MAX_BYTES, "0"));
         assertRefused(TopologySettings.MAX_FAILURES_PER_RECORD, props(TopologySettings.MAX_FAILURES_PER_RECORD, "0"));
     }
 

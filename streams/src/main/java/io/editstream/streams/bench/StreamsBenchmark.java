@@ -62,6 +62,7 @@ import io.editstream.streams.TopologySettings;
 public final class StreamsBenchmark {
     private static final Logger log = LoggerFactory.getLogger(StreamsBenchmark.class);
     private static final Duration PROGRESS_EVERY = Duration.ofSeconds(2);
+    private static final String STREAM_THREAD = "stream thread";
 
     /**
      * @param events         corrections to send (all valid and unique)
@@ -88,14 +89,18 @@ public final class StreamsBenchmark {
         }
     }
 
-    /** What one run measured. Latencies are in milliseconds, beyond the grace period. */
+    /**
+     * What one run measured. Latencies are in milliseconds, beyond the grace period; CPU in microseconds of stream
+     * thread time per correction (topology and pass-through app alike).
+     */
     public record Result(Options options, long editsSeen, double seconds, double correctionsPerSecond,
             double producePerSecond, double latencyP50Ms, double latencyP99Ms, double latencyMaxMs,
-            long batches, long late, long duplicates, long repeatedEdits, double passThroughPerSecond) {
+            long batches, long late, long duplicates, long repeatedEdits, double streamThreadCpuMicros,
+            Baseline passThrough) {
 
         /** The topology's throughput as a fraction of the pass-through app's, measured in the same run. */
         public double fractionOfPassThrough() {
-            return correctionsPerSecond / passThroughPerSecond;
+            return correctionsPerSecond / passThrough.perSecond();
         }
 
         public String toJson() {
@@ -105,26 +110,38 @@ public final class StreamsBenchmark {
                     "rate_limit_per_second": %d, "exactly_once": true, "edits_seen": %d, "seconds": %.3f, \
                     "corrections_per_second": %.1f, "produce_per_second": %.1f, \
                     "added_latency_ms": {"p50": %.1f, "p99": %.1f, "max": %.1f}, "batches": %d, "late": %d, \
-                    "duplicates_dropped": %d, "repeated_edits": %d, "pass_through_per_second": %.1f, \
-                    "fraction_of_pass_through": %.3f}
+                    "duplicates_dropped": %d, "repeated_edits": %d, "stream_thread_cpu_us_per_correction": %.1f, \
+                    "pass_through_per_second": %.1f, "pass_through_latency_ms": {"p50": %.1f, "p99": %.1f}, \
+                    "pass_through_stream_thread_cpu_us_per_correction": %.1f, "fraction_of_pass_through": %.3f}
                     """, options.events(), options.models(), options.partitions(), options.grace().toMillis(),
                     options.batchMaxEdits(), options.batchLinger().toMillis(), options.streamThreads(),
                     options.commitInterval().toMillis(), options.rate(), editsSeen, seconds, correctionsPerSecond,
                     producePerSecond, latencyP50Ms, latencyP99Ms, latencyMaxMs, batches, late, duplicates,
-                    repeatedEdits, passThroughPerSecond, fractionOfPassThrough()).strip();
+                    repeatedEdits, streamThreadCpuMicros, passThrough.perSecond(), passThrough.latencyP50Ms(),
+                    passThrough.latencyP99Ms(), passThrough.streamThreadCpuMicros(), fractionOfPassThrough())
+                    .strip();
         }
 
         public String summary() {
             return String.format(Locale.ROOT, "streams benchmark: %d corrections for %d models in %.2f s = %.0f "
                     + "corrections/s end to end (exactly-once; producer alone %.0f/s); added latency beyond the "
                     + "%d ms grace: p50 %.0f ms, p99 %.0f ms, max %.0f ms; %d batches, %d late, %d edits repeated%s; "
-                    + "pass-through app (exactly-once, same serde) %.0f/s in the same run: the topology does %.0f%% "
-                    + "of it",
+                    + "stream thread %.1f us CPU per correction; pass-through app (exactly-once, same serde) %.0f/s "
+                    + "in the same run (latency p50 %.0f ms, p99 %.0f ms; stream thread %.1f us per correction): "
+                    + "the topology does %.0f%% of it",
                     editsSeen, options.models(), seconds, correctionsPerSecond, producePerSecond,
                     options.grace().toMillis(), latencyP50Ms, latencyP99Ms, latencyMaxMs, batches, late,
                     repeatedEdits, options.rate() > 0 ? " (sent at " + options.rate() + "/s)" : "",
-                    passThroughPerSecond, 100 * fractionOfPassThrough());
+                    streamThreadCpuMicros, passThrough.perSecond(), passThrough.latencyP50Ms(),
+                    passThrough.latencyP99Ms(), passThrough.streamThreadCpuMicros(), 100 * fractionOfPassThrough());
         }
+    }
+
+    /**
+     * The pass-through app's run: corrections per second, their latency from send to read back (ms), and its stream
+     * thread's CPU per correction (microseconds).
+     */
+    public record Baseline(double perSecond, double latencyP50Ms, double latencyP99Ms, double streamThreadCpuMicros) {
     }
 
     private StreamsBenchmark() {
@@ -133,8 +150,10 @@ public final class StreamsBenchmark {
     public static Result run(String bootstrapServers, SerdeSettings serdes, Options options)
             throws InterruptedException {
         String run = "bench-" + UUID.randomUUID().toString().substring(0, 8);
-        double passThrough = passThrough(bootstrapServers, serdes, options, run + "-pass-through");
-        log.info("pass-through baseline: {} corrections/s", String.format(Locale.ROOT, "%.0f", passThrough));
+        Baseline passThrough = passThrough(bootstrapServers, serdes, options, run + "-pass-through");
+        log.info("pass-through baseline: {} corrections/s, latency p99 {} ms",
+                String.format(Locale.ROOT, "%.0f", passThrough.perSecond()),
+                String.format(Locale.ROOT, "%.0f", passThrough.latencyP99Ms()));
         TopologySettings settings = settings(run, options);
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
             CorrectionsApp.createTopics(admin, settings, options.partitions(), (short) 1);
@@ -172,7 +191,7 @@ public final class StreamsBenchmark {
                     throw new IllegalStateException("only " + seen + " of " + options.events()
                             + " edits arrived within " + options.timeout().toSeconds() + " s");
                 }
-                logWhereTheTimeWent(app, events.size());
+                double streamThreadCpu = logWhereTheTimeWent(app, events.size());
                 double seconds = (reader.lastArrival - firstSend) / 1e3;
                 long[] latencies = reader.latencies();
                 return new Result(options, seen, seconds, seen / seconds, events.size() / produceSeconds,
@@ -180,7 +199,7 @@ public final class StreamsBenchmark {
                         reader.batches.get(), PipelineMetrics.total(app.metrics(), PipelineMetrics.LATE),
                         PipelineMetrics.total(app.metrics(), PipelineMetrics.EXACT_DUPLICATES)
                                 + PipelineMetrics.total(app.metrics(), PipelineMetrics.SEMANTIC_DUPLICATES),
-                        reader.repeated.get(), passThrough);
+                        reader.repeated.get(), streamThreadCpu, passThrough);
             } finally {
                 reader.stop();
                 readerThread.join();
@@ -192,9 +211,9 @@ public final class StreamsBenchmark {
      * The baseline: an exactly-once Streams app on the same broker with the same serde, threads and commit interval
      * that reads each correction and writes it unchanged, fed the same corrections the same way.
      *
-     * @return corrections per second from the first send to the last one read back
+     * @return corrections per second from the first send to the last one read back, and the rest of the baseline
      */
-    private static double passThrough(String bootstrapServers, SerdeSettings serdes, Options options, String run)
+    private static Baseline passThrough(String bootstrapServers, SerdeSettings serdes, Options options, String run)
             throws InterruptedException {
         String in = run + ".in";
         String out = run + ".out";
@@ -247,7 +266,10 @@ public final class StreamsBenchmark {
                             + " of " + options.events() + " corrections within " + options.timeout().toSeconds()
                             + " s");
                 }
-                return reader.edits.get() / ((reader.lastArrival - firstSend) / 1e3);
+                long[] latencies = reader.latencies();
+                return new Baseline(reader.edits.get() / ((reader.lastArrival - firstSend) / 1e3),
+                        percentile(latencies, 0.50), percentile(latencies, 0.99),
+                        cpuByThreadGroup().getOrDefault(STREAM_THREAD, 0L) / 1e3 / events.size());
             } finally {
                 reader.stop();
                 readerThread.join();
@@ -258,17 +280,11 @@ public final class StreamsBenchmark {
     /**
      * Where the time went: CPU per correction by thread group (stream thread, its producer, the broker's request
      * handlers and network threads, this benchmark's producer and reader), and the stream thread's own ratios.
+     *
+     * @return the stream thread's CPU per correction, in microseconds
      */
-    private static void logWhereTheTimeWent(CorrectionsApp app, int events) {
-        var threads = ManagementFactory.getThreadMXBean();
-        Map<String, Long> cpuByGroup = new TreeMap<>();
-        for (long id : threads.getAllThreadIds()) {
-            var info = threads.getThreadInfo(id);
-            long cpu = threads.getThreadCpuTime(id);
-            if (info != null && cpu > 0) {
-                cpuByGroup.merge(threadGroup(info.getThreadName()), cpu, Long::sum);
-            }
-        }
+    private static double logWhereTheTimeWent(CorrectionsApp app, int events) {
+        Map<String, Long> cpuByGroup = cpuByThreadGroup();
         cpuByGroup.forEach((group, cpu) -> {
             if (cpu / 1e3 / events >= 0.5) {
                 log.info("CPU {}: {} s, {} us per correction", group, String.format(Locale.ROOT, "%.2f", cpu / 1e9),
@@ -282,13 +298,28 @@ public final class StreamsBenchmark {
                 log.info("stream thread {}: {}", name.name(), metric.metricValue());
             }
         });
+        return cpuByGroup.getOrDefault(STREAM_THREAD, 0L) / 1e3 / events;
+    }
+
+    /** CPU time (ns) of this JVM's live threads so far, by thread group. */
+    private static Map<String, Long> cpuByThreadGroup() {
+        var threads = ManagementFactory.getThreadMXBean();
+        Map<String, Long> cpuByGroup = new TreeMap<>();
+        for (long id : threads.getAllThreadIds()) {
+            var info = threads.getThreadInfo(id);
+            long cpu = threads.getThreadCpuTime(id);
+            if (info != null && cpu > 0) {
+                cpuByGroup.merge(threadGroup(info.getThreadName()), cpu, Long::sum);
+            }
+        }
+        return cpuByGroup;
     }
 
     private static String threadGroup(String name) {
         if (name.contains("StreamThread") && name.contains("producer")) {
             return "stream thread's producer";
         } else if (name.contains("StreamThread")) {
-            return "stream thread";
+            return STREAM_THREAD;
         } else if (name.startsWith("data-plane-kafka-request-handler")) {
             return "broker request handlers";
         } else if (name.startsWith("data-plane-kafka-network-thread") || name.startsWith("data-plane-kafka-socket")) {
