@@ -375,12 +375,17 @@ final class WorkerBenchmark {
     }
 
     private static StateBytes stateBytes(CheckpointStore store, String modelId, int edits) throws IOException {
-        List<Long> versions = store.versions(modelId);
         long state = 0;
         long manifests = 0;
         long deltas = 0;
-        for (long version : versions) {
+        int versions = 0;
+        for (long version : store.versions(modelId)) {
             Manifest manifest = store.manifest(modelId, version).orElseThrow();
+            if (manifest.sequence().last() > edits) {
+                // an earlier run's version on the same --work store, past what this run committed
+                break;
+            }
+            versions++;
             manifests += store.objects().get(StoreKeys.manifest(modelId, version)).orElseThrow().length;
             if (manifest.editorState() != null) {
                 state += store.blob(manifest.editorState(), "model " + modelId + " version " + version + " editor state").length;
@@ -389,7 +394,7 @@ final class WorkerBenchmark {
                 deltas += store.objects().get(StoreKeys.blob(delta.blob())).orElseThrow().length;
             }
         }
-        return new StateBytes(edits, versions.size(), state, (double) state / edits, (double) manifests / edits, (double) deltas / edits);
+        return new StateBytes(edits, versions, state, (double) state / edits, (double) manifests / edits, (double) deltas / edits);
     }
 
     /** The nearest-rank percentile. */
