@@ -112,12 +112,50 @@ public final class PruneRestraint {
         Totals previous = totals.get(layer);
         LowRankDelta accumulated = previous == null ? edit : LowRankDelta.compose(List.of(previous.raw(), edit));
 
+        Decomposed svd = decompose(accumulated);
+        double[] sigma = svd.sigma();
+        int[] kept = svd.kept();
+        DMatrixRMaj u = svd.u();
+        DMatrixRMaj v = svd.v();
+        int[] restrained = IntStream.of(kept).filter(i -> sigma[i] >= largest).toArray();
+
+        LowRankDelta raw = new LowRankDelta(layer, scaledColumns(u, kept, sigma, largest, false), scaledColumns(v, kept, null, largest, false));
+        LowRankDelta excess = restrained.length == 0 ? null : new LowRankDelta(layer,
+                scaledColumns(u, restrained, sigma, largest, true), scaledColumns(v, restrained, null, largest, false));
+        totals.put(layer, new Totals(raw, excess));
+        LowRankDelta excessBefore = previous == null ? null : previous.excess();
+        if (excessBefore == null) {
+            return excess;
+        }
+        LowRankDelta undo = new LowRankDelta(layer, negated(excessBefore.a()), excessBefore.b());
+        if (excess == null) {
+            return undo;
+        }
+        LowRankDelta correction = LowRankDelta.compose(List.of(excess, undo));
+        // every restrained direction turns a little with each edit, so the two excesses span twice their directions;
+        // past the matrix's smaller side that many factors hold less than they cost: keep the correction's true rank
+        if (correction.a().cols() <= Math.min(correction.a().rows(), correction.b().rows())) {
+            return correction;
+        }
+        Decomposed compact = decompose(correction);
+        return new LowRankDelta(layer, scaledColumns(compact.u(), compact.kept(), compact.sigma(), largest, false),
+                scaledColumns(compact.v(), compact.kept(), null, largest, false));
+    }
+
+    /**
+     * A Bᵀ = U diag(σ) Vᵀ of a low-rank delta from QR of its factors and an SVD of the small core Ra Rbᵀ; {@code kept}
+     * lists the directions with energy (σ above 1e-9 of the largest), so at most the matrix's smaller side.
+     */
+    private record Decomposed(DMatrixRMaj u, DMatrixRMaj v, double[] sigma, int[] kept) {
+    }
+
+    private static Decomposed decompose(LowRankDelta delta) {
         DMatrixRMaj qa = new DMatrixRMaj(1, 1);
         DMatrixRMaj ra = new DMatrixRMaj(1, 1);
         DMatrixRMaj qb = new DMatrixRMaj(1, 1);
         DMatrixRMaj rb = new DMatrixRMaj(1, 1);
-        compactQr(toDouble(accumulated.a()), qa, ra);
-        compactQr(toDouble(accumulated.b()), qb, rb);
+        compactQr(toDouble(delta.a()), qa, ra);
+        compactQr(toDouble(delta.b()), qb, rb);
         DMatrixRMaj core = new DMatrixRMaj(ra.numRows, rb.numRows);
         CommonOps_DDRM.multTransB(ra, rb, core);
 
@@ -141,19 +179,7 @@ public final class PruneRestraint {
         }
         // Directions with no energy carry no edit: dropping them keeps the stored rank ≤ min(dims).
         double negligible = top * 1e-9;
-        int[] kept = IntStream.range(0, count).filter(i -> sigma[i] > negligible).toArray();
-        int[] restrained = IntStream.of(kept).filter(i -> sigma[i] >= largest).toArray();
-
-        LowRankDelta raw = new LowRankDelta(layer, scaledColumns(u, kept, sigma, largest, false), scaledColumns(v, kept, null, largest, false));
-        LowRankDelta excess = restrained.length == 0 ? null : new LowRankDelta(layer,
-                scaledColumns(u, restrained, sigma, largest, true), scaledColumns(v, restrained, null, largest, false));
-        totals.put(layer, new Totals(raw, excess));
-        LowRankDelta excessBefore = previous == null ? null : previous.excess();
-        if (excessBefore == null) {
-            return excess;
-        }
-        LowRankDelta undo = new LowRankDelta(layer, negated(excessBefore.a()), excessBefore.b());
-        return excess == null ? undo : LowRankDelta.compose(List.of(excess, undo));
+        return new Decomposed(u, v, sigma, IntStream.range(0, count).filter(i -> sigma[i] > negligible).toArray());
     }
 
     private static FloatMatrix negated(FloatMatrix m) {
