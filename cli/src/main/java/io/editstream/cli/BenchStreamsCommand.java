@@ -2,15 +2,12 @@ package io.editstream.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 
 import io.editstream.embedded.EmbeddedStack;
 import io.editstream.events.SerdeSettings;
@@ -108,17 +105,7 @@ final class BenchStreamsCommand implements Callable<Integer> {
         } catch (IllegalStateException e) {
             throw new CommandFailure("streams benchmark failed: " + e.getMessage(), e);
         } finally {
-            deleteRecursively(stateDir);
-        }
-    }
-
-    private static void deleteRecursively(Path dir) {
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot delete " + dir, e);
+            TempDirectory.delete(stateDir);
         }
     }
 }

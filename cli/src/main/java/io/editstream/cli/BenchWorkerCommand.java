@@ -19,12 +19,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -191,7 +189,7 @@ final class BenchWorkerCommand implements Callable<Integer> {
             return 0;
         } finally {
             if (work == null) {
-                deleteRecursively(dir);
+                TempDirectory.delete(dir);
             }
         }
     }
@@ -271,19 +269,5 @@ final class BenchWorkerCommand implements Callable<Integer> {
 
     private static String or(String given, String otherwise) {
         return given != null ? given : otherwise;
-    }
-
-    /** Deletes a directory tree, if there is one; what cannot be deleted is logged. */
-    static void deleteRecursively(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            log.warn("could not delete {}: {}", dir, e.getMessage());
-        }
     }
 }

@@ -19,12 +19,20 @@ record TempDirectory(Path path) implements AutoCloseable {
 
     @Override
     public void close() {
-        try (Stream<Path> paths = Files.walk(path)) {
+        delete(path);
+    }
+
+    /** Deletes a directory and all it holds, if it exists; what cannot be deleted is logged. */
+    static void delete(Path directory) {
+        if (!Files.exists(directory)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(directory)) {
             for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);
             }
         } catch (IOException e) {
-            log.warn("could not delete {}: {}", path, e.getMessage());
+            log.warn("could not delete {}: {}", directory, e.getMessage());
         }
     }
 }

@@ -136,7 +136,7 @@ final class WorkerBenchmark {
         Map<String, Integer> topics = Map.of(Topics.CORRECTIONS, 1, Topics.CORRECTIONS_DLQ, 1, Topics.EDIT_REQUESTS, 1,
                 Topics.CHECKPOINTS, 1, Topics.EVALUATIONS, 1);
         // streams state belongs to the broker that wrote its changelogs; every run starts a new one
-        BenchWorkerCommand.deleteRecursively(options.work().resolve("streams"));
+        TempDirectory.delete(options.work().resolve("streams"));
         log.info("starting an embedded Kafka broker and Apicurio Registry");
         try (EmbeddedStack stack = EmbeddedStack.start(topics);
              Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, stack.kafka().bootstrapServers()));
